@@ -1,0 +1,297 @@
+import { v4 as uuidv4 } from 'uuid';
+import { epochKey, epochOfKey } from './epoch-key';
+import { S3LockStoreError, type S3LockHolderInfo } from './errors';
+import { lockKeyPrefix } from './lock-name';
+import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease, RenewResult } from './lock-protocol';
+import { recordFromMetadata, recordToMetadata, type LockRecord } from './lock-record';
+import type { S3LockState } from './lock-types';
+import type { S3Gateway } from './s3-gateway';
+import type { MonotonicClock } from './server-clock';
+
+/** HTTP dates have 1 s resolution: a record dated D was written before D + 1 s. */
+export const DATE_RESOLUTION_MS = 1_000;
+
+/**
+ * A view younger than this (local monotonic clock) may be used to create the next epoch directly.
+ * Garbage collection never deletes records younger than `gcHorizonMs` (at least 5 minutes), so a
+ * record created after a fresh view was taken can never have been deleted: a create based on it
+ * cannot resurrect a deleted epoch.
+ */
+export const VIEW_MAX_AGE_MS = 30_000;
+
+/** Garbage collection is attempted when a lease's records cross a multiple of this epoch count. */
+export const GC_EVERY_EPOCHS = 64;
+
+/** Walk at most this many epochs forward with HEAD before falling back to one LIST. */
+const MAX_WALK = 3;
+
+/** The newest record of a lock as this process last saw it. */
+interface View {
+  readonly epoch: number;
+  readonly record: LockRecord | undefined;
+  /** Server Last-Modified of the record (ms, floored to the second), or undefined for our own writes. */
+  readonly lastModifiedMs: number | undefined;
+  /** Local monotonic time at which no epoch newer than `epoch` existed. */
+  readonly confirmedAt: number;
+}
+
+export interface CreateOnlyProtocolOptions {
+  readonly prefix: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly serverClockToleranceMs: number;
+  readonly gcHorizonMs: number;
+  readonly gcIntervalMs: number;
+}
+
+type WriteOutcome = { readonly mine: true; readonly sentAt: number } | { readonly mine: false; readonly view: View };
+
+/**
+ * The default protocol: an append-only log of immutable records per lock name, each created with
+ * `If-None-Match: *` under the next epoch. See docs/protocol.md for the argument.
+ */
+export class CreateOnlyProtocol implements LockProtocol {
+  readonly name = 'create-only' as const;
+  private readonly views = new Map<string, View>();
+  private readonly lastGc = new Map<string, number>();
+
+  constructor(
+    private readonly gateway: S3Gateway,
+    private readonly options: CreateOnlyProtocolOptions,
+    private readonly mono: MonotonicClock,
+  ) {}
+
+  async tryAcquire(request: LeaseRequest): Promise<AcquireResult> {
+    const { name } = request;
+    let view = this.views.get(name);
+    let polled = false;
+    if (!view || this.mono.now() - view.confirmedAt > VIEW_MAX_AGE_MS) {
+      view = await this.loadView(name);
+      polled = true;
+    }
+    for (let round = 0; round < 4; round++) {
+      if (view.record && view.record.kind !== 'release' && view.lastModifiedMs === undefined) {
+        view = await this.withLastModified(name, view);
+      }
+      if (!this.isFree(view)) {
+        if (polled) return this.notAcquired(view);
+        view = await this.advance(name, view);
+        polled = true;
+        continue;
+      }
+      const epoch = view.epoch + 1;
+      const record = this.newRecord('acquire', request, epoch);
+      const outcome = await this.write(name, epoch, record, view, 'acquire');
+      if (outcome.mine) {
+        const lease: ProtocolLease = { ...request, fencingToken: epoch, cursor: epoch };
+        return { acquired: true, lease, sentAt: outcome.sentAt };
+      }
+      view = outcome.view;
+      polled = true;
+    }
+    return this.notAcquired(view);
+  }
+
+  async renew(lease: ProtocolLease): Promise<RenewResult> {
+    const epoch = lease.cursor + 1;
+    const outcome = await this.write(lease.name, epoch, this.newRecord('renew', lease, lease.fencingToken), this.views.get(lease.name), 'renew');
+    if (!outcome.mine) return { renewed: false };
+    lease.cursor = epoch;
+    return { renewed: true, sentAt: outcome.sentAt };
+  }
+
+  async release(lease: ProtocolLease): Promise<void> {
+    const epoch = lease.cursor + 1;
+    const outcome = await this.write(lease.name, epoch, this.newRecord('release', lease, lease.fencingToken), this.views.get(lease.name), 'release');
+    if (outcome.mine) lease.cursor = epoch;
+  }
+
+  async handOff(lease: ProtocolLease, next: LeaseRequest): Promise<AcquireResult> {
+    const epoch = lease.cursor + 1;
+    const outcome = await this.write(lease.name, epoch, this.newRecord('acquire', next, epoch), this.views.get(lease.name), 'acquire');
+    if (outcome.mine) {
+      lease.cursor = epoch;
+      return { acquired: true, lease: { ...next, fencingToken: epoch, cursor: epoch }, sentAt: outcome.sentAt };
+    }
+    return this.notAcquired(outcome.view);
+  }
+
+  async inspect(name: string): Promise<S3LockState> {
+    let view = await this.loadView(name);
+    if (view.record && view.lastModifiedMs === undefined) view = await this.withLastModified(name, view);
+    const record = view.record;
+    const expiresAt = this.expiresAtServer(view);
+    return {
+      name,
+      protocol: 'create-only',
+      held: !this.isFree(view),
+      holder: record && { ownerId: record.ownerId, leaseId: record.leaseId, fencingToken: record.fencingToken, host: record.host || undefined, pid: record.pid >= 0 ? record.pid : undefined },
+      lastWriteAt: view.lastModifiedMs === undefined ? undefined : new Date(view.lastModifiedMs),
+      expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
+      serverTime: new Date(this.gateway.serverClock.nowLowerBound() ?? Date.now()),
+      epoch: view.epoch,
+    };
+  }
+
+  /**
+   * Deletes records at least two epochs behind the newest known one and older than the GC horizon
+   * (server time). Runs in the background after a release whose lease's records crossed a multiple
+   * of {@link GC_EVERY_EPOCHS} (so the work is shared by every process and idle locks cost nothing),
+   * at most once per `gcIntervalMs` per name and process.
+   */
+  async collectGarbage(name: string, lease?: ProtocolLease): Promise<void> {
+    const { gcHorizonMs, gcIntervalMs } = this.options;
+    const view = this.views.get(name);
+    const now = this.mono.now();
+    const last = this.lastGc.get(name);
+    if (gcHorizonMs === 0 || !view || view.epoch < 3 || (last !== undefined && now - last < gcIntervalMs)) return;
+    if (lease && Math.floor(lease.fencingToken / GC_EVERY_EPOCHS) === Math.floor(lease.cursor / GC_EVERY_EPOCHS)) return;
+    this.lastGc.set(name, now);
+    const serverNow = this.gateway.serverClock.nowLowerBound();
+    if (serverNow === undefined) return;
+    const cutoff = serverNow - gcHorizonMs;
+    const lockPrefix = lockKeyPrefix(this.options.prefix, name);
+    let startAfter = epochKey(lockPrefix, view.epoch - 1); // lists epochs <= newest - 2, newest first
+    const doomed: Array<{ key: string }> = [];
+    for (;;) {
+      const page = await this.gateway.list(lockPrefix, 1000, name, 'garbage collection', startAfter);
+      for (const k of page.keys) {
+        if (epochOfKey(lockPrefix, k.key) !== undefined && k.lastModifiedMs < cutoff) doomed.push({ key: k.key });
+      }
+      if (!page.truncated || page.keys.length === 0) break;
+      startAfter = page.keys[page.keys.length - 1]!.key;
+    }
+    if (doomed.length > 0) await this.gateway.deleteMany(doomed, name, 'garbage collection');
+  }
+
+  private newRecord(kind: LockRecord['kind'], lease: LeaseRequest, fencingToken: number): LockRecord {
+    return {
+      kind,
+      leaseId: lease.leaseId,
+      ownerId: lease.ownerId,
+      ttlMs: lease.ttlMs,
+      fencingToken,
+      nonce: uuidv4(),
+      host: this.options.host,
+      pid: this.options.pid,
+    };
+  }
+
+  /**
+   * Creates `epoch` with `record`. A 412, 409, 5xx or timeout is resolved by reading the key back:
+   * our nonce means our write (perhaps a retried one) won.
+   */
+  private async write(name: string, epoch: number, record: LockRecord, before: View | undefined, operation: string): Promise<WriteOutcome> {
+    const key = this.key(name, epoch);
+    const metadata = recordToMetadata(record);
+    let firstSentAt: number | undefined;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const out = await this.gateway.createIfAbsent(key, metadata, name, operation);
+      firstSentAt ??= out.sentAt;
+      if (out.kind === 'created') {
+        this.views.set(name, { epoch, record, lastModifiedMs: undefined, confirmedAt: out.sentAt });
+        return { mine: true, sentAt: firstSentAt };
+      }
+      if (out.kind === 'unknown') lastError = out.error;
+      const head = await this.gateway.head(key, name, operation);
+      if (head.found) {
+        const found = recordFromMetadata(name, key, head.metadata);
+        if (found.nonce === record.nonce) {
+          this.views.set(name, { epoch, record, lastModifiedMs: head.lastModifiedMs, confirmedAt: out.sentAt });
+          return { mine: true, sentAt: firstSentAt };
+        }
+        // Someone else created this epoch after `before` was confirmed: `before.confirmedAt` still bounds its age.
+        const view: View = { epoch, record: found, lastModifiedMs: head.lastModifiedMs, confirmedAt: before?.confirmedAt ?? out.sentAt };
+        this.views.set(name, view);
+        return { mine: false, view };
+      }
+      // Not there: our write was not applied (unknown outcome), or a 412 for a key that vanished. Try again.
+    }
+    throw new S3LockStoreError(name, operation, undefined, lastError ?? new Error(`could not settle the outcome of creating ${key}`));
+  }
+
+  /** Reads the newest record with one LIST (MaxKeys=1) and one HEAD. */
+  private async loadView(name: string): Promise<View> {
+    const lockPrefix = lockKeyPrefix(this.options.prefix, name);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let page = await this.gateway.list(lockPrefix, 1, name, 'read');
+      const sentAt = page.sentAt;
+      if (page.keys.length > 0 && epochOfKey(lockPrefix, page.keys[0]!.key) === undefined) {
+        // Something that is not a record sorts first (planted by hand): look further.
+        page = await this.gateway.list(lockPrefix, 1000, name, 'read');
+      }
+      const newest = page.keys.find((k) => epochOfKey(lockPrefix, k.key) !== undefined);
+      if (!newest) {
+        const view: View = { epoch: 0, record: undefined, lastModifiedMs: undefined, confirmedAt: sentAt };
+        this.views.set(name, view);
+        return view;
+      }
+      const epoch = epochOfKey(lockPrefix, newest.key)!;
+      const head = await this.gateway.head(newest.key, name, 'read');
+      if (!head.found) continue; // collected between LIST and HEAD: read again
+      const view: View = { epoch, record: recordFromMetadata(name, newest.key, head.metadata), lastModifiedMs: head.lastModifiedMs, confirmedAt: sentAt };
+      this.views.set(name, view);
+      return view;
+    }
+    throw new S3LockStoreError(name, 'read', undefined, new Error('the newest record kept disappearing between LIST and HEAD'));
+  }
+
+  /** Polls for newer epochs with HEAD (404 = nothing changed), falling back to LIST after a few. */
+  private async advance(name: string, start: View): Promise<View> {
+    let view = start;
+    for (let step = 0; step < MAX_WALK; step++) {
+      const key = this.key(name, view.epoch + 1);
+      const sentAt = this.mono.now();
+      const head = await this.gateway.head(key, name, 'poll');
+      if (!head.found) {
+        view = { ...view, confirmedAt: sentAt };
+        this.views.set(name, view);
+        return view;
+      }
+      view = { epoch: view.epoch + 1, record: recordFromMetadata(name, key, head.metadata), lastModifiedMs: head.lastModifiedMs, confirmedAt: view.confirmedAt };
+    }
+    return this.loadView(name);
+  }
+
+  private async withLastModified(name: string, view: View): Promise<View> {
+    const key = this.key(name, view.epoch);
+    const head = await this.gateway.head(key, name, 'read');
+    if (!head.found) return this.loadView(name);
+    const updated = { ...view, lastModifiedMs: head.lastModifiedMs };
+    this.views.set(name, updated);
+    return updated;
+  }
+
+  /** Server time from which the record's lease can be taken over, or undefined if the lock is not held. */
+  private expiresAtServer(view: View): number | undefined {
+    const r = view.record;
+    if (!r || r.kind === 'release' || view.lastModifiedMs === undefined) return undefined;
+    return view.lastModifiedMs + DATE_RESOLUTION_MS + r.ttlMs + this.options.serverClockToleranceMs;
+  }
+
+  private isFree(view: View): boolean {
+    if (!view.record || view.record.kind === 'release') return true;
+    const expiresAt = this.expiresAtServer(view);
+    const serverNow = this.gateway.serverClock.nowLowerBound();
+    return expiresAt !== undefined && serverNow !== undefined && serverNow >= expiresAt;
+  }
+
+  private notAcquired(view: View): AcquireResult {
+    const r = view.record;
+    const expiresAt = this.expiresAtServer(view);
+    const holder: S3LockHolderInfo | undefined = r && {
+      ownerId: r.ownerId,
+      leaseId: r.leaseId,
+      fencingToken: r.fencingToken,
+      expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
+      host: r.host || undefined,
+      pid: r.pid >= 0 ? r.pid : undefined,
+    };
+    return { acquired: false, holder, freeAt: expiresAt === undefined ? undefined : this.gateway.serverClock.monotonicAt(expiresAt) };
+  }
+
+  private key(name: string, epoch: number): string {
+    return epochKey(lockKeyPrefix(this.options.prefix, name), epoch);
+  }
+}

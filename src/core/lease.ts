@@ -1,0 +1,189 @@
+import { S3LockLostError, S3LockStoreError, type S3LockLossReason } from './errors';
+import type { LockEvents } from './lock-events';
+import type { LockProtocol, ProtocolLease } from './lock-protocol';
+import type { MonotonicClock } from './server-clock';
+
+/** What a lease needs from its lock queue. */
+export interface LeaseHost {
+  readonly mono: MonotonicClock;
+  readonly events: LockEvents;
+  protocol(): Promise<LockProtocol>;
+  /** Runs a store operation on this lock name, one at a time per name. */
+  serial<T>(task: () => Promise<T>): Promise<T>;
+  /** Called once when the lease stops being live (released, lost). */
+  leaseEnded(lease: Lease): void;
+}
+
+/**
+ * A held lease: its local deadline on the monotonic clock, automatic renewal about every TTL/3,
+ * and the loss signal. The deadline is the send time of the last successful write plus the TTL
+ * minus the safety margin: always earlier than anyone else can see the lease expire.
+ */
+export class Lease {
+  private readonly controller = new AbortController();
+  private state: 'held' | 'released' | 'lost' = 'held';
+  private deadline: number;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private renewal: Promise<void> | undefined;
+  /** Local monotonic time of acquisition. */
+  readonly acquiredAt: number;
+
+  constructor(
+    readonly record: ProtocolLease,
+    sentAt: number,
+    private readonly host: LeaseHost,
+    private readonly marginMs: number,
+  ) {
+    this.acquiredAt = host.mono.now();
+    this.deadline = sentAt + record.ttlMs - marginMs;
+    this.schedule(sentAt);
+  }
+
+  get name(): string {
+    return this.record.name;
+  }
+
+  get fencingToken(): number {
+    return this.record.fencingToken;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Held, and the local deadline has not passed. */
+  get isLive(): boolean {
+    return this.state === 'held' && this.host.mono.now() < this.deadline;
+  }
+
+  get isLost(): boolean {
+    return this.state === 'lost';
+  }
+
+  /** Milliseconds left before the local deadline. */
+  get remainingMs(): number {
+    return Math.max(0, this.deadline - this.host.mono.now());
+  }
+
+  /** The local deadline as a wall-clock date. */
+  get expiresAt(): Date {
+    return new Date(Date.now() + this.remainingMs);
+  }
+
+  /** Renews now; resolves when the lease's deadline was pushed out, throws if it could not be. */
+  async extend(): Promise<void> {
+    if (this.renewal) await this.renewal.catch(() => undefined);
+    this.assertLive();
+    const run = this.renewOnce();
+    this.renewal = run.catch(() => undefined);
+    await run;
+    this.assertLive();
+  }
+
+  /**
+   * Marks the lease released (stops renewing) and returns true if it was live; the caller then
+   * writes the release. Waits for an in-flight renewal so the release follows it.
+   */
+  async end(): Promise<boolean> {
+    if (this.state !== 'held') return false;
+    this.state = 'released';
+    this.clearTimers();
+    if (this.renewal) await this.renewal;
+    this.host.leaseEnded(this);
+    return true;
+  }
+
+  /** Marks the lease lost and aborts its signal (idempotent). */
+  lose(reason: S3LockLossReason, cause?: unknown): void {
+    if (this.state !== 'held') return;
+    this.state = 'lost';
+    this.clearTimers();
+    const error = new S3LockLostError(this.name, reason, this.fencingToken, cause);
+    this.controller.abort(error);
+    this.host.events.emit('lost', {
+      name: this.name,
+      ownerId: this.record.ownerId,
+      leaseId: this.record.leaseId,
+      fencingToken: this.fencingToken,
+      reason,
+      error,
+    });
+    this.host.leaseEnded(this);
+    if (reason === 'deadline-passed') this.freeAfterLoss();
+  }
+
+  /**
+   * After a missed deadline the lease may still stand in the store: once any in-flight renewal has
+   * settled, write a release so that others need not wait for the TTL. A takeover in between makes
+   * this write fail harmlessly (create-only).
+   */
+  private freeAfterLoss(): void {
+    void (async () => {
+      await this.renewal;
+      const protocol = await this.host.protocol();
+      await this.host.serial(() => protocol.release(this.record));
+    })().catch((error: unknown) => {
+      this.host.events.emit('storeError', { name: this.name, operation: 'release', error: asError(error) });
+    });
+  }
+
+  private assertLive(): void {
+    if (this.state === 'lost') throw this.controller.signal.reason as Error;
+    if (!this.isLive) throw new S3LockLostError(this.name, 'deadline-passed', this.fencingToken);
+  }
+
+  private schedule(sentAt: number): void {
+    this.clearTimers();
+    const now = this.host.mono.now();
+    const renewAt = sentAt + Math.floor(this.record.ttlMs / 3);
+    this.renewTimer = setTimeout(() => this.renewInBackground(), Math.max(0, renewAt - now));
+    this.deadlineTimer = setTimeout(() => this.lose('deadline-passed'), Math.max(0, this.deadline - now));
+    this.renewTimer.unref?.();
+    this.deadlineTimer.unref?.();
+  }
+
+  private clearTimers(): void {
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.renewTimer = this.deadlineTimer = undefined;
+  }
+
+  private renewInBackground(): void {
+    if (this.state !== 'held' || this.renewal) return;
+    this.renewal = this.renewOnce()
+      .catch((error: unknown) => {
+        this.host.events.emit('storeError', { name: this.name, operation: 'renew', error: asError(error) });
+        if (this.state !== 'held') return;
+        // Retry soon while the deadline allows; the deadline timer declares the loss otherwise.
+        const retryIn = Math.min(1_000, Math.max(100, Math.floor(this.record.ttlMs / 10)));
+        if (this.remainingMs > retryIn) {
+          if (this.renewTimer) clearTimeout(this.renewTimer);
+          this.renewTimer = setTimeout(() => this.renewInBackground(), retryIn);
+          this.renewTimer.unref?.();
+        }
+      })
+      .finally(() => {
+        this.renewal = undefined;
+      });
+  }
+
+  private async renewOnce(): Promise<void> {
+    const protocol = await this.host.protocol();
+    const result = await this.host.serial(() => protocol.renew(this.record));
+    if (!result.renewed) {
+      this.lose('taken-over');
+      return;
+    }
+    if (this.state === 'held') {
+      this.deadline = result.sentAt + this.record.ttlMs - this.marginMs;
+      this.schedule(result.sentAt);
+      this.host.events.emit('renewed', { name: this.name, ownerId: this.record.ownerId, leaseId: this.record.leaseId, fencingToken: this.fencingToken });
+    }
+  }
+}
+
+export function asError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  return new S3LockStoreError(undefined, 'unknown', undefined, error);
+}

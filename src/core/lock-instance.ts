@@ -1,0 +1,146 @@
+import { v4 as uuidv4 } from 'uuid';
+import { SerialQueue } from './async-tools';
+import { S3LockNotAcquiredError } from './errors';
+import { Lease } from './lease';
+import type { LockEvents } from './lock-events';
+import type { S3LockAcquireOptions } from './lock-options';
+import { checkWait } from './lock-options';
+import type { LockQueue } from './lock-queue';
+import type { LeaseRequest } from './lock-protocol';
+import type { S3Lock } from './lock-types';
+import type { MonotonicClock } from './server-clock';
+
+const NEVER_ABORTED = new AbortController().signal;
+
+/**
+ * The seed's lock instance: a uuid, a TTL, a reentrancy count kept locally, and the lease it holds.
+ * Calls on one instance run one at a time (except `releaseIfOwner`, which never waits for them).
+ */
+export class LockInstance implements S3Lock {
+  readonly id = uuidv4();
+  private count = 0;
+  private lease: Lease | undefined;
+  private lastSignal: AbortSignal = NEVER_ABORTED;
+  private readonly calls = new SerialQueue();
+
+  constructor(
+    readonly name: string,
+    readonly ttlMs: number,
+    private readonly queue: LockQueue,
+    private readonly events: LockEvents,
+    private readonly mono: MonotonicClock,
+    private readonly defaultWaitMs: number,
+  ) {}
+
+  get isHeld(): boolean {
+    return this.lease?.isLive ?? false;
+  }
+
+  get fencingToken(): number | undefined {
+    return this.isHeld ? this.lease!.fencingToken : undefined;
+  }
+
+  get signal(): AbortSignal {
+    return this.lease?.signal ?? this.lastSignal;
+  }
+
+  get expiresAt(): Date | undefined {
+    return this.isHeld ? this.lease!.expiresAt : undefined;
+  }
+
+  get holdCount(): number {
+    return this.isHeld ? this.count : 0;
+  }
+
+  /** The current lease, for the manager's `using()`. */
+  get currentLease(): Lease | undefined {
+    return this.isHeld ? this.lease : undefined;
+  }
+
+  tryAcquire(): Promise<boolean> {
+    return this.calls.run(async () => {
+      if (this.reenter()) return true;
+      const started = this.mono.now();
+      this.events.emit('attempt', { name: this.name, ownerId: this.id });
+      const result = await this.queue.tryOnce(this.request());
+      if (result instanceof Lease) {
+        this.adopt(result, started);
+        return true;
+      }
+      this.events.emit('notAcquired', { name: this.name, ownerId: this.id, holderId: result?.ownerId });
+      return false;
+    });
+  }
+
+  acquire(options: S3LockAcquireOptions = {}): Promise<void> {
+    const waitMs = checkWait(options.waitMs ?? this.defaultWaitMs, this.name);
+    return this.calls.run(async () => {
+      if (this.reenter()) return;
+      const started = this.mono.now();
+      this.events.emit('attempt', { name: this.name, ownerId: this.id });
+      try {
+        this.adopt(await this.queue.wait(this.request(), waitMs, options.signal), started);
+      } catch (error) {
+        this.events.emit('notAcquired', { name: this.name, ownerId: this.id, holderId: (error as S3LockNotAcquiredError).holder?.ownerId });
+        throw error;
+      }
+    });
+  }
+
+  release(): Promise<void> {
+    return this.calls.run(async () => {
+      if (!this.lease) return;
+      if (!this.lease.isLive) return this.forget();
+      if (--this.count > 0) return;
+      await this.releaseLease();
+    });
+  }
+
+  async releaseIfOwner(): Promise<void> {
+    if (!this.lease) return;
+    if (!this.lease.isLive) return this.forget();
+    await this.releaseLease();
+  }
+
+  async extend(): Promise<void> {
+    if (!this.lease) throw new S3LockNotAcquiredError(this.name, undefined);
+    await this.lease.extend();
+  }
+
+  private reenter(): boolean {
+    if (this.isHeld) {
+      this.count++;
+      return true;
+    }
+    if (this.lease) this.forget();
+    return false;
+  }
+
+  private adopt(lease: Lease, started: number): void {
+    this.lease = lease;
+    this.lastSignal = lease.signal;
+    this.count = 1;
+    this.events.emit('acquired', {
+      name: this.name,
+      ownerId: this.id,
+      leaseId: lease.record.leaseId,
+      fencingToken: lease.fencingToken,
+      waitedMs: Math.round(this.mono.now() - started),
+    });
+  }
+
+  private forget(): void {
+    this.lease = undefined;
+    this.count = 0;
+  }
+
+  private async releaseLease(): Promise<void> {
+    const lease = this.lease!;
+    this.forget();
+    await this.queue.release(lease);
+  }
+
+  private request(): LeaseRequest {
+    return { name: this.name, ownerId: this.id, leaseId: uuidv4(), ttlMs: this.ttlMs };
+  }
+}

@@ -1,0 +1,175 @@
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { hostname } from 'node:os';
+import { S3LockClosedError, S3LockUnsupportedStoreError } from './errors';
+import { asError } from './lease';
+import { LockEvents } from './lock-events';
+import { LockInstance } from './lock-instance';
+import { checkLockName } from './lock-name';
+import { checkTtl, checkWait, resolveManagerOptions, safetyMarginFor, type ResolvedManagerOptions, type S3LockManagerOptions, type S3LockLogger, type S3LockOptions, type S3LockUsingOptions } from './lock-options';
+import type { LockProtocol, ProtocolLease } from './lock-protocol';
+import { LockQueue } from './lock-queue';
+import type { S3Lock, S3LockContext, S3LockEventName, S3LockEvents, S3LockState } from './lock-types';
+import { selectProtocol } from './protocol-selection';
+import { S3Gateway } from './s3-gateway';
+import { ServerClock, systemMonotonicClock, type MonotonicClock } from './server-clock';
+
+/** Test hooks; not part of the public API. */
+export interface S3LockManagerInternals {
+  readonly mono?: MonotonicClock;
+}
+
+/**
+ * Entry point of the engine: makes lock instances for names in one bucket and prefix, runs the
+ * store probe at first use, and owns the per-name queues, renewal timers and events.
+ *
+ * ```ts
+ * const locks = new S3LockManager({ client: s3, bucket: 'my-locks' });
+ * await locks.using('nightly-report', async ({ signal, fencingToken }) => { ... });
+ * ```
+ */
+export class S3LockManager {
+  /** Options after defaults were applied. */
+  readonly options: ResolvedManagerOptions;
+  /** The S3 client in use (the application's, or one built from the config). */
+  readonly client: S3Client;
+  private readonly ownsClient: boolean;
+  private readonly mono: MonotonicClock;
+  private readonly events: LockEvents;
+  private readonly logger: S3LockLogger | undefined;
+  private readonly gateway: S3Gateway;
+  private readonly queues = new Map<string, LockQueue>();
+  private readonly background = new Set<Promise<void>>();
+  private protocolPromise: Promise<LockProtocol> | undefined;
+  private closed = false;
+
+  constructor(options: S3LockManagerOptions, internals: S3LockManagerInternals = {}) {
+    this.options = resolveManagerOptions(options, hostname());
+    this.mono = internals.mono ?? systemMonotonicClock;
+    this.logger = options.logger;
+    this.events = new LockEvents(options.logger);
+    const given = options.client as S3Client;
+    this.ownsClient = typeof given.send !== 'function';
+    this.client = this.ownsClient ? new S3Client(withSafeDefaults(options.client as S3ClientConfig)) : given;
+    const requestTimeoutMs = Math.min(10_000, Math.max(2_000, Math.floor(this.options.ttlMs / 2)));
+    this.gateway = new S3Gateway(this.client, this.options.bucket, new ServerClock(this.mono), this.mono, requestTimeoutMs);
+  }
+
+  /** A lock instance for `name` (a fresh uuid each call). Validates the name and TTL. */
+  lock(name: string, options: S3LockOptions = {}): S3Lock {
+    return this.instance(name, options);
+  }
+
+  /**
+   * Acquires `name` (waiting up to `waitMs`), runs `fn` while the lease renews itself, and releases
+   * in `finally`. Returns `fn`'s result; a failed release is reported through the `storeError`
+   * event and the logger and never replaces `fn`'s result or error.
+   */
+  async using<T>(name: string, fn: (context: S3LockContext) => Promise<T> | T, options: S3LockUsingOptions = {}): Promise<T> {
+    const lock = this.instance(name, options);
+    await lock.acquire({ waitMs: options.waitMs, signal: options.signal });
+    const lease = lock.currentLease!;
+    try {
+      return await fn({ name: lock.name, signal: lease.signal, fencingToken: lease.fencingToken, extend: () => lease.extend() });
+    } finally {
+      await lock.releaseIfOwner().catch((error: unknown) => this.reportStoreError(lock.name, 'release', error));
+    }
+  }
+
+  /** Reads a lock's state from the store (free or held, holder, fencing token, times in server time). */
+  async inspect(name: string): Promise<S3LockState> {
+    checkLockName(name);
+    const protocol = await this.protocol();
+    return protocol.inspect(name);
+  }
+
+  /** Runs the store probe now (it otherwise runs at first use); resolves to the protocol chosen. */
+  async probe(): Promise<'create-only' | 'versioned'> {
+    return (await this.protocol()).name;
+  }
+
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<E extends S3LockEventName>(event: E, listener: (payload: S3LockEvents[E]) => void): () => void {
+    return this.events.on(event, listener);
+  }
+
+  /** Number of leases held by this manager's instances right now. */
+  get heldCount(): number {
+    let n = 0;
+    for (const q of this.queues.values()) if (q.holder?.isLive) n++;
+    return n;
+  }
+
+  /**
+   * Aborts the signals of held leases (reason `closed`), releases them in the store, rejects
+   * waiters with {@link S3LockClosedError}, waits for background work, and destroys the client if
+   * the manager built it. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const results = await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    for (const r of results) if (r.status === 'rejected') this.reportStoreError(undefined, 'release', r.reason);
+    await Promise.allSettled([...this.background]);
+    if (this.ownsClient) this.client.destroy();
+  }
+
+  private instance(name: string, options: S3LockOptions): LockInstance {
+    checkLockName(name);
+    if (this.closed) throw new S3LockClosedError(name);
+    const ttlMs = checkTtl(options.ttlMs ?? this.options.ttlMs, name);
+    return new LockInstance(name, ttlMs, this.queue(name), this.events, this.mono, checkWait(this.options.waitMs, name));
+  }
+
+  private queue(name: string): LockQueue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new LockQueue(name, {
+        mono: this.mono,
+        events: this.events,
+        maxPollIntervalMs: this.options.maxPollIntervalMs,
+        protocol: () => this.protocol(),
+        safetyMarginFor: (ttlMs) => safetyMarginFor(ttlMs, this.options.safetyMarginMs),
+        afterRelease: (n, lease) => this.collectGarbage(n, lease),
+      });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  /** The protocol, chosen by the probe at first use. A store failure during the probe is not cached. */
+  private protocol(): Promise<LockProtocol> {
+    if (!this.protocolPromise) {
+      const attempt = selectProtocol({ gateway: this.gateway, options: this.options, mono: this.mono, pid: process.pid });
+      this.protocolPromise = attempt;
+      attempt.catch((error: unknown) => {
+        if (!(error instanceof S3LockUnsupportedStoreError) && this.protocolPromise === attempt) this.protocolPromise = undefined;
+      });
+    }
+    return this.protocolPromise;
+  }
+
+  private collectGarbage(name: string, lease: ProtocolLease): void {
+    const task = (async () => {
+      const protocol = await this.protocol();
+      await protocol.collectGarbage?.(name, lease);
+    })()
+      .catch((error: unknown) => this.reportStoreError(name, 'garbage collection', error))
+      .finally(() => this.background.delete(task));
+    this.background.add(task);
+  }
+
+  private reportStoreError(name: string | undefined, operation: string, error: unknown): void {
+    const e = asError(error);
+    this.logger?.error(`s3-lock: ${operation}${name === undefined ? '' : ` of "${name}"`} failed: ${e.message}`);
+    this.events.emit('storeError', { name: name ?? '', operation, error: e });
+  }
+}
+
+/** Client defaults that every store here accepts. */
+function withSafeDefaults(config: S3ClientConfig): S3ClientConfig {
+  return {
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...config,
+  };
+}

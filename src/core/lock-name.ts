@@ -1,0 +1,46 @@
+import { S3LockInvalidOptionsError } from './errors';
+
+/** Longest lock name accepted, in characters. */
+export const MAX_LOCK_NAME_LENGTH = 256;
+
+/**
+ * Validates a lock name: a non-empty string of at most {@link MAX_LOCK_NAME_LENGTH} characters
+ * without control characters. Any other character is allowed; names are encoded into keys.
+ */
+export function checkLockName(name: unknown): string {
+  if (typeof name !== 'string') {
+    throw new S3LockInvalidOptionsError('name', `a lock name must be a string, got ${typeof name}`);
+  }
+  if (name.length === 0) throw new S3LockInvalidOptionsError('name', 'a lock name must not be empty');
+  if (name.length > MAX_LOCK_NAME_LENGTH) {
+    throw new S3LockInvalidOptionsError('name', `a lock name must be at most ${MAX_LOCK_NAME_LENGTH} characters, got ${name.length}`, name.slice(0, 40) + '...');
+  }
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) {
+    throw new S3LockInvalidOptionsError('name', 'a lock name must not contain control characters', JSON.stringify(name));
+  }
+  if (!isWellFormed(name)) throw new S3LockInvalidOptionsError('name', 'a lock name must be well-formed UTF-16 (no lone surrogates)', name);
+  return name;
+}
+
+function isWellFormed(s: string): boolean {
+  try {
+    encodeURIComponent(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Encodes a lock name into one key segment that cannot contain "/" and cannot be "." or "..":
+ * percent-encoding of everything but letters, digits, "-", "_" and ":". Distinct names give
+ * distinct segments, and no segment starts with ".", which keeps the probe's keys apart.
+ */
+export function encodeLockName(name: string): string {
+  return encodeURIComponent(name).replace(/[!'()*.~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()).replace(/%3A/g, ':');
+}
+
+/** The key prefix that holds every record of a lock: `<prefix><encoded name>/`. */
+export function lockKeyPrefix(prefix: string, name: string): string {
+  return `${prefix}${encodeLockName(name)}/`;
+}

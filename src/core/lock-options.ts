@@ -1,0 +1,204 @@
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import { S3LockInvalidOptionsError } from './errors';
+
+/** Which protocol keeps the locks. */
+export type S3LockProtocolName =
+  /** Immutable records created with `If-None-Match: *` under ascending epochs (the default when the store honours it). */
+  | 'create-only'
+  /** The seed's state machine on a versioned bucket; needs no write condition. */
+  | 'versioned'
+  /** Probe the bucket at first use: `create-only` if honoured, else `versioned` if the bucket is versioned, else refuse. */
+  | 'auto';
+
+/** A logger the library writes to. Nest's `Logger` fits. */
+export interface S3LockLogger {
+  debug?(message: string): void;
+  log?(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** Options of {@link S3LockManager}. */
+export interface S3LockManagerOptions {
+  /**
+   * The application's `S3Client` (never destroyed by the library), or a config to build one
+   * (destroyed by `close()`).
+   */
+  client: S3Client | S3ClientConfig;
+  /** Bucket that holds the locks. Required. */
+  bucket: string;
+  /**
+   * Key prefix under which every lock lives. Lock names are encoded below it and can never escape it.
+   * @default 'locks/'
+   */
+  prefix?: string;
+  /**
+   * Lease time to live: how long a lock outlives a holder that stopped renewing. Renewed
+   * automatically about every `ttlMs / 3` while held. At least 2000.
+   * @default 30000
+   */
+  ttlMs?: number;
+  /**
+   * How long `acquire()` and `using()` wait for a held lock before throwing {@link S3LockTimeoutError}.
+   * @default 30000
+   */
+  waitMs?: number;
+  /** @default 'auto' */
+  protocol?: S3LockProtocolName;
+  /**
+   * Longest pause between two polls of a held lock while waiting (polls start at 50 ms and back off,
+   * jittered). One poll is one HEAD request per lock name per process, shared by all waiters.
+   * @default 500
+   */
+  maxPollIntervalMs?: number;
+  /**
+   * The holder stops believing it holds the lock this long before the lease could expire in the
+   * store's eyes, so that work can stop before anyone else can take over.
+   * @default 10% of ttlMs, between 100 and 2000
+   */
+  safetyMarginMs?: number;
+  /**
+   * Extra time added to every expiry judgement for clock differences between the store's servers
+   * (on top of the 1 s resolution of HTTP dates, which is always added).
+   * @default 500
+   */
+  serverClockToleranceMs?: number;
+  /**
+   * Garbage collection of old lock records (create-only protocol): records at least two epochs
+   * behind the newest and older than this (server time) are deleted after a release, at most once
+   * per `gcIntervalMs` per lock name. 0 disables garbage collection; otherwise at least 300000.
+   * @default 3600000 (1 hour)
+   */
+  gcHorizonMs?: number;
+  /**
+   * Minimum time between two garbage collections of one lock name by one manager.
+   * @default 600000 (10 minutes)
+   */
+  gcIntervalMs?: number;
+  /** Where the library logs. @default no logging */
+  logger?: S3LockLogger;
+  /** Informational host name written into records. @default os.hostname() */
+  host?: string;
+}
+
+/** Per-lock overrides given to `manager.lock(name, options)`. */
+export interface S3LockOptions {
+  /** @default the manager's ttlMs */
+  ttlMs?: number;
+}
+
+/** Options of `acquire()`. */
+export interface S3LockAcquireOptions {
+  /** @default the manager's waitMs */
+  waitMs?: number;
+  /** Abort waiting early. */
+  signal?: AbortSignal;
+}
+
+/** Options of `manager.using()`. */
+export interface S3LockUsingOptions extends S3LockOptions, S3LockAcquireOptions {}
+
+/** Options after defaults were applied. */
+export interface ResolvedManagerOptions {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly ttlMs: number;
+  readonly waitMs: number;
+  readonly protocol: S3LockProtocolName;
+  readonly maxPollIntervalMs: number;
+  readonly safetyMarginMs: number | undefined;
+  readonly serverClockToleranceMs: number;
+  readonly gcHorizonMs: number;
+  readonly gcIntervalMs: number;
+  readonly host: string;
+}
+
+/** Frozen defaults. */
+export const DEFAULTS = Object.freeze({
+  prefix: 'locks/',
+  ttlMs: 30_000,
+  waitMs: 30_000,
+  protocol: 'auto' as S3LockProtocolName,
+  maxPollIntervalMs: 500,
+  serverClockToleranceMs: 500,
+  gcHorizonMs: 3_600_000,
+  gcIntervalMs: 600_000,
+});
+
+/** Smallest TTL accepted: the store's dates have 1 s resolution. */
+export const MIN_TTL_MS = 2_000;
+/**
+ * Smallest garbage-collection horizon: ten times the age after which a cached view is read again
+ * (30 s), so a record created after a fresh view was taken can never have been collected.
+ */
+export const MIN_GC_HORIZON_MS = 300_000;
+/** Largest TTL accepted (one day). */
+export const MAX_TTL_MS = 86_400_000;
+
+export function checkTtl(ttlMs: unknown, lockName?: string): number {
+  if (typeof ttlMs !== 'number' || !Number.isInteger(ttlMs) || ttlMs < MIN_TTL_MS || ttlMs > MAX_TTL_MS) {
+    throw new S3LockInvalidOptionsError('ttlMs', `must be an integer between ${MIN_TTL_MS} and ${MAX_TTL_MS}, got ${String(ttlMs)}`, lockName);
+  }
+  return ttlMs;
+}
+
+export function checkWait(waitMs: unknown, lockName?: string): number {
+  if (typeof waitMs !== 'number' || Number.isNaN(waitMs) || waitMs < 0) {
+    throw new S3LockInvalidOptionsError('waitMs', `must be a number >= 0 (Infinity allowed), got ${String(waitMs)}`, lockName);
+  }
+  return waitMs;
+}
+
+function checkPositiveInt(option: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new S3LockInvalidOptionsError(option, `must be an integer >= ${min}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Safety margin for a TTL: the option, or 10% of the TTL clamped to [100, 2000]. */
+export function safetyMarginFor(ttlMs: number, option: number | undefined): number {
+  const margin = option ?? Math.min(2_000, Math.max(100, Math.round(ttlMs * 0.1)));
+  return Math.min(margin, Math.floor(ttlMs / 2));
+}
+
+/** Validates options and applies defaults. Throws {@link S3LockInvalidOptionsError}. */
+export function resolveManagerOptions(options: S3LockManagerOptions, defaultHost: string): ResolvedManagerOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new S3LockInvalidOptionsError('options', 'must be an object');
+  }
+  if (options.client === null || typeof options.client !== 'object') {
+    throw new S3LockInvalidOptionsError('client', 'must be an S3Client or an S3ClientConfig object');
+  }
+  const bucket = options.bucket;
+  if (typeof bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new S3LockInvalidOptionsError('bucket', `must be a valid S3 bucket name, got ${JSON.stringify(bucket)}`);
+  }
+  const prefix = options.prefix ?? DEFAULTS.prefix;
+  if (typeof prefix !== 'string' || prefix.length > 512 || /[\u0000-\u001f\u007f]/.test(prefix) || prefix.startsWith('/')) {
+    throw new S3LockInvalidOptionsError('prefix', `must be a string of at most 512 characters without control characters and not starting with "/", got ${JSON.stringify(prefix)}`);
+  }
+  const protocol = options.protocol ?? DEFAULTS.protocol;
+  if (protocol !== 'auto' && protocol !== 'create-only' && protocol !== 'versioned') {
+    throw new S3LockInvalidOptionsError('protocol', `must be 'auto', 'create-only' or 'versioned', got ${JSON.stringify(protocol)}`);
+  }
+  const ttlMs = checkTtl(options.ttlMs ?? DEFAULTS.ttlMs);
+  if (options.safetyMarginMs !== undefined) checkPositiveInt('safetyMarginMs', options.safetyMarginMs, 0);
+  const gcHorizonMs = checkPositiveInt('gcHorizonMs', options.gcHorizonMs ?? DEFAULTS.gcHorizonMs, 0);
+  if (gcHorizonMs !== 0 && gcHorizonMs < MIN_GC_HORIZON_MS) {
+    throw new S3LockInvalidOptionsError('gcHorizonMs', `must be 0 (no garbage collection) or at least ${MIN_GC_HORIZON_MS} ms, got ${gcHorizonMs}`);
+  }
+  return Object.freeze({
+    bucket,
+    prefix,
+    ttlMs,
+    waitMs: checkWait(options.waitMs ?? DEFAULTS.waitMs),
+    protocol,
+    maxPollIntervalMs: checkPositiveInt('maxPollIntervalMs', options.maxPollIntervalMs ?? DEFAULTS.maxPollIntervalMs, 20),
+    safetyMarginMs: options.safetyMarginMs,
+    serverClockToleranceMs: checkPositiveInt('serverClockToleranceMs', options.serverClockToleranceMs ?? DEFAULTS.serverClockToleranceMs, 0),
+    gcHorizonMs,
+    gcIntervalMs: checkPositiveInt('gcIntervalMs', options.gcIntervalMs ?? DEFAULTS.gcIntervalMs, 0),
+    host: options.host ?? defaultHost,
+  });
+}

@@ -1,0 +1,59 @@
+import type { S3LockHolderInfo } from './errors';
+import type { S3LockState } from './lock-types';
+
+/** Who asks for a lease. */
+export interface LeaseRequest {
+  readonly name: string;
+  /** The lock instance id (uuid). */
+  readonly ownerId: string;
+  /** A fresh id for this acquisition. */
+  readonly leaseId: string;
+  readonly ttlMs: number;
+}
+
+/**
+ * A lease as a protocol sees it. `cursor` is protocol-owned position data (the epoch of the lease's
+ * last record for create-only, the claimed version for versioned).
+ */
+export interface ProtocolLease extends LeaseRequest {
+  readonly fencingToken: number;
+  cursor: number;
+  versionId?: string;
+}
+
+export type AcquireResult =
+  | {
+      readonly acquired: true;
+      readonly lease: ProtocolLease;
+      /** Local monotonic time at which the winning write was sent: the lease's deadline counts from it. */
+      readonly sentAt: number;
+    }
+  | {
+      readonly acquired: false;
+      readonly holder: S3LockHolderInfo | undefined;
+      /** Local monotonic time from which the holder's lease may have expired, if known. */
+      readonly freeAt: number | undefined;
+    };
+
+export type RenewResult = { readonly renewed: true; readonly sentAt: number } | { readonly renewed: false };
+
+/**
+ * A lock protocol: the store operations behind the lock instance. Implementations never keep
+ * anything between calls that matters for safety except caches they can prove fresh; the manager
+ * serialises calls per lock name.
+ */
+export interface LockProtocol {
+  readonly name: 'create-only' | 'versioned';
+  /** One attempt to take the lock. */
+  tryAcquire(request: LeaseRequest): Promise<AcquireResult>;
+  /** Extends a held lease. `renewed: false` means another holder took over. Throws S3LockStoreError when the outcome stays unknown. */
+  renew(lease: ProtocolLease): Promise<RenewResult>;
+  /** Releases a lease; a lease already taken over is left alone. */
+  release(lease: ProtocolLease): Promise<void>;
+  /** Releases `lease` and acquires for `next` in one step where the protocol can (one request instead of two). */
+  handOff(lease: ProtocolLease, next: LeaseRequest): Promise<AcquireResult>;
+  /** Reads the lock's state from the store. */
+  inspect(name: string): Promise<S3LockState>;
+  /** Background clean-up after a release (never on the hot path); may do nothing. */
+  collectGarbage?(name: string, lease?: ProtocolLease): Promise<void>;
+}

@@ -1,0 +1,259 @@
+import { Notifier, SerialQueue, jitter } from './async-tools';
+import { S3LockClosedError, S3LockTimeoutError, type S3LockHolderInfo } from './errors';
+import { Lease, asError, type LeaseHost } from './lease';
+import type { LockEvents } from './lock-events';
+import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease } from './lock-protocol';
+import type { MonotonicClock } from './server-clock';
+
+/** What a queue needs from its manager. */
+export interface QueueHost {
+  readonly mono: MonotonicClock;
+  readonly events: LockEvents;
+  readonly maxPollIntervalMs: number;
+  protocol(): Promise<LockProtocol>;
+  safetyMarginFor(ttlMs: number): number;
+  /** Garbage collection in the background after a release. */
+  afterRelease(name: string, lease: ProtocolLease): void;
+}
+
+interface Waiter {
+  readonly request: LeaseRequest;
+  readonly startedAt: number;
+  resolve(lease: Lease): void;
+  reject(error: unknown): void;
+  done: boolean;
+}
+
+/** Polls start this fast and back off to `maxPollIntervalMs`. */
+const FIRST_POLL_MS = 50;
+
+/**
+ * Everything one manager does for one lock name: store operations run one at a time, the lease
+ * held by a local instance, and the local waiters. Waiters share one poller (a HEAD per poll,
+ * whatever their number) and a release hands the lock straight to the next local waiter.
+ */
+export class LockQueue {
+  private readonly serialQueue = new SerialQueue();
+  private readonly wake = new Notifier();
+  private readonly waiters: Waiter[] = [];
+  private pumping = false;
+  private closed = false;
+  /** Releases in progress: the poller stands aside so the release can hand the lock over. */
+  private releasing = 0;
+  private lastHolder: S3LockHolderInfo | undefined;
+  /** The live lease held by an instance of this manager, if any. */
+  holder: Lease | undefined;
+
+  private readonly leaseHost: LeaseHost;
+
+  constructor(
+    readonly name: string,
+    private readonly host: QueueHost,
+  ) {
+    this.leaseHost = {
+      mono: host.mono,
+      events: host.events,
+      protocol: () => host.protocol(),
+      serial: (task) => this.serial(task),
+      leaseEnded: (lease) => {
+        if (this.holder === lease) this.holder = undefined;
+        this.wake.notify();
+      },
+    };
+  }
+
+  serial<T>(task: () => Promise<T>): Promise<T> {
+    return this.serialQueue.run(task);
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  /** One attempt without waiting: a lease, or the holder seen. No request at all while a local lease is live. */
+  async tryOnce(request: LeaseRequest): Promise<Lease | S3LockHolderInfo | undefined> {
+    this.assertOpen();
+    const protocol = await this.host.protocol();
+    const result = await this.serial(async () => {
+      if (this.holder?.isLive) return this.localHolderResult();
+      return protocol.tryAcquire(request);
+    });
+    if (result.acquired) return this.grant(result);
+    this.lastHolder = result.holder;
+    return result.holder;
+  }
+
+  /** Waits up to `waitMs` for the lock. */
+  async wait(request: LeaseRequest, waitMs: number, signal: AbortSignal | undefined): Promise<Lease> {
+    this.assertOpen();
+    signal?.throwIfAborted();
+    if (this.waiters.length === 0) {
+      const first = await this.tryOnce(request);
+      if (first instanceof Lease) return first;
+    }
+    return new Promise<Lease>((resolve, reject) => {
+      const startedAt = this.host.mono.now();
+      const waiter: Waiter = {
+        request,
+        startedAt,
+        done: false,
+        resolve: (lease) => finish(() => resolve(lease)),
+        reject: (error) => finish(() => reject(error)),
+      };
+      const timer =
+        waitMs === Infinity
+          ? undefined
+          : setTimeout(() => waiter.reject(new S3LockTimeoutError(this.name, Math.round(this.host.mono.now() - startedAt), this.lastHolder)), waitMs);
+      const onAbort = (): void => waiter.reject(signal?.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const finish = (settle: () => void): void => {
+        if (waiter.done) return;
+        waiter.done = true;
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        settle();
+      };
+      this.waiters.push(waiter);
+      this.pump();
+    });
+  }
+
+  /** Releases a lease: hands it to the next local waiter (one write) or writes a release. */
+  async release(lease: Lease): Promise<void> {
+    this.releasing++;
+    try {
+      if (!(await lease.end())) return;
+      await this.writeRelease(lease);
+    } finally {
+      this.releasing--;
+      this.wake.notify();
+    }
+  }
+
+  private async writeRelease(lease: Lease): Promise<void> {
+    const protocol = await this.host.protocol();
+    const heldMs = Math.round(this.host.mono.now() - lease.acquiredAt);
+    const next = this.waiters.find((w) => !w.done);
+    {
+      if (next) {
+        const result = await this.serial(() => protocol.handOff(lease.record, next.request));
+        if (result.acquired) this.deliver(result, next);
+      } else {
+        await this.serial(() => protocol.release(lease.record));
+        this.host.afterRelease(this.name, lease.record);
+      }
+    }
+    this.host.events.emit('released', { name: this.name, ownerId: lease.record.ownerId, leaseId: lease.record.leaseId, fencingToken: lease.fencingToken, heldMs });
+  }
+
+  /** Rejects every waiter, aborts the local lease's signal and releases it. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of [...this.waiters]) w.reject(new S3LockClosedError(this.name));
+    const lease = this.holder;
+    this.wake.notify();
+    if (!lease) return;
+    lease.lose('closed');
+    const protocol = await this.host.protocol();
+    await this.serial(() => protocol.release(lease.record));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new S3LockClosedError(this.name);
+  }
+
+  private localHolderResult(): AcquireResult {
+    const lease = this.holder!;
+    this.lastHolder = {
+      ownerId: lease.record.ownerId,
+      leaseId: lease.record.leaseId,
+      fencingToken: lease.fencingToken,
+      expiresAt: lease.expiresAt,
+      host: undefined,
+      pid: process.pid,
+    };
+    return { acquired: false, holder: this.lastHolder, freeAt: undefined };
+  }
+
+  private grant(result: Extract<AcquireResult, { acquired: true }>): Lease {
+    const lease = new Lease(result.lease, result.sentAt, this.leaseHost, this.host.safetyMarginFor(result.lease.ttlMs));
+    this.holder = lease;
+    return lease;
+  }
+
+  /** Gives a lease acquired for `waiter` to it, or releases it if the waiter gave up meanwhile. */
+  private deliver(result: Extract<AcquireResult, { acquired: true }>, waiter: Waiter): void {
+    const lease = this.grant(result);
+    if (!waiter.done) {
+      waiter.resolve(lease);
+      return;
+    }
+    void this.release(lease).catch((error: unknown) => {
+      this.host.events.emit('storeError', { name: this.name, operation: 'release', error: asError(error) });
+    });
+  }
+
+  /** The shared poller: runs while there are waiters. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    void this.pumpLoop()
+      .catch((error: unknown) => {
+        for (const w of [...this.waiters]) w.reject(error);
+      })
+      .finally(() => {
+        this.pumping = false;
+        if (this.waiters.length > 0 && !this.closed) this.pump();
+      });
+  }
+
+  private async pumpLoop(): Promise<void> {
+    let backoff = FIRST_POLL_MS;
+    while (this.waiters.length > 0 && !this.closed) {
+      const local = this.holder;
+      if (this.releasing > 0) {
+        await this.wake.wait(this.host.maxPollIntervalMs);
+        continue;
+      }
+      if (local?.isLive) {
+        // Held here: the release hands over directly; wake up at the latest when its deadline passes.
+        await this.wake.wait(local.remainingMs + 5);
+        continue;
+      }
+      const head = this.waiters[0]!;
+      let result: AcquireResult;
+      try {
+        const protocol = await this.host.protocol();
+        result = await this.serial(async () => (this.holder?.isLive ? this.localHolderResult() : protocol.tryAcquire(head.request)));
+      } catch (error) {
+        if (isPermanent(error)) throw error;
+        this.host.events.emit('storeError', { name: this.name, operation: 'acquire', error: asError(error) });
+        await this.wake.wait(jitter(backoff));
+        backoff = Math.min(backoff * 2, this.host.maxPollIntervalMs);
+        continue;
+      }
+      if (result.acquired) {
+        this.deliver(result, head);
+        backoff = FIRST_POLL_MS;
+        continue;
+      }
+      this.lastHolder = result.holder;
+      const untilFree = result.freeAt === undefined ? Infinity : result.freeAt - this.host.mono.now();
+      await this.wake.wait(Math.max(0, Math.min(jitter(backoff), untilFree + 1)));
+      backoff = Math.min(Math.round(backoff * 1.5), this.host.maxPollIntervalMs);
+    }
+  }
+}
+
+/** Errors that waiting cannot cure: refused store, corrupt records, invalid input, closed manager. */
+function isPermanent(error: unknown): boolean {
+  const name = (error as { name?: string } | null)?.name;
+  return (
+    name === 'S3LockUnsupportedStoreError' ||
+    name === 'S3LockCorruptRecordError' ||
+    name === 'S3LockInvalidOptionsError' ||
+    name === 'S3LockClosedError'
+  );
+}

@@ -1,0 +1,86 @@
+import type { S3LockAcquireOptions } from './lock-options';
+import type { S3LockLossReason } from './errors';
+
+/** What the store says about a lock, from `manager.inspect(name)`. */
+export interface S3LockState {
+  /** The lock name. */
+  readonly name: string;
+  /** Protocol that keeps this lock. */
+  readonly protocol: 'create-only' | 'versioned';
+  /** True when a live (unexpired, unreleased) lease exists. */
+  readonly held: boolean;
+  /** The current or last holder, if the lock was ever taken. */
+  readonly holder:
+    | {
+        readonly ownerId: string;
+        readonly leaseId: string;
+        readonly fencingToken: number;
+        readonly host: string | undefined;
+        readonly pid: number | undefined;
+      }
+    | undefined;
+  /** Server time of the last write to this lock. */
+  readonly lastWriteAt: Date | undefined;
+  /** Server time from which a held lease can be taken over if not renewed (includes slack). */
+  readonly expiresAt: Date | undefined;
+  /** The store's clock when the state was read (lower bound). */
+  readonly serverTime: Date;
+  /** Number of the newest record (create-only) or of versions (versioned). */
+  readonly epoch: number;
+}
+
+/** The context handed to `using()` callbacks and to code running under a lock. */
+export interface S3LockContext {
+  /** The lock name. */
+  readonly name: string;
+  /** Aborted with an {@link S3LockLostError} when the lease is lost. */
+  readonly signal: AbortSignal;
+  /** Fencing token of this lease: strictly greater than every earlier lease's token for this name. */
+  readonly fencingToken: number;
+  /** Renew now and push the local deadline out by a full TTL. */
+  extend(): Promise<void>;
+}
+
+/** The seed's lock instance: one uuid, one TTL, reentrant. */
+export interface S3Lock {
+  /** uuid v4 of this lock instance; written into every record it writes. */
+  readonly id: string;
+  /** The lock name. */
+  readonly name: string;
+  /** Lease TTL of this instance, in ms. */
+  readonly ttlMs: number;
+  /** One attempt; `true` when this instance now holds the lock (reentrant: counts up if it already did). */
+  tryAcquire(): Promise<boolean>;
+  /** Waits up to `waitMs`; throws {@link S3LockTimeoutError} after that. Reentrant. */
+  acquire(options?: S3LockAcquireOptions): Promise<void>;
+  /** Reentrant release: counts down, and releases in the store at zero. No-op if not held. */
+  release(): Promise<void>;
+  /** The seed's RemoveLockIfOwner: releases whatever the count, if this instance holds the lock. */
+  releaseIfOwner(): Promise<void>;
+  /** Renew now (pushes the local deadline out by a full TTL). Throws if not held. */
+  extend(): Promise<void>;
+  /** True while this instance holds an unexpired, unlost lease. */
+  readonly isHeld: boolean;
+  /** Fencing token of the current lease, or `undefined` when not held. */
+  readonly fencingToken: number | undefined;
+  /** Aborted (with {@link S3LockLostError}) when the current lease is lost; a fresh signal per lease. */
+  readonly signal: AbortSignal;
+  /** Local deadline of the current lease (wall clock), or `undefined` when not held. */
+  readonly expiresAt: Date | undefined;
+  /** Reentrancy count. */
+  readonly holdCount: number;
+}
+
+/** Events emitted by the manager (listener errors are caught and logged). */
+export interface S3LockEvents {
+  attempt: { name: string; ownerId: string };
+  acquired: { name: string; ownerId: string; leaseId: string; fencingToken: number; waitedMs: number };
+  notAcquired: { name: string; ownerId: string; holderId: string | undefined };
+  renewed: { name: string; ownerId: string; leaseId: string; fencingToken: number };
+  lost: { name: string; ownerId: string; leaseId: string; fencingToken: number; reason: S3LockLossReason; error: Error };
+  released: { name: string; ownerId: string; leaseId: string; fencingToken: number; heldMs: number };
+  /** A release or renewal failed in the store; the lease will expire after its TTL. */
+  storeError: { name: string; operation: string; error: Error };
+}
+
+export type S3LockEventName = keyof S3LockEvents;

@@ -1,0 +1,179 @@
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { S3LockStoreError } from './errors';
+import type { MonotonicClock, ServerClock } from './server-clock';
+
+/** Outcome of a create-only write. */
+export type CreateOutcome =
+  | { readonly kind: 'created'; readonly sentAt: number; readonly versionId: string | undefined }
+  /** 412: the key existed (possibly our own earlier attempt, retried by the SDK). */
+  | { readonly kind: 'exists'; readonly sentAt: number }
+  /** 409, 5xx, timeout or connection failure: the write may or may not have been applied. */
+  | { readonly kind: 'unknown'; readonly sentAt: number; readonly error: unknown };
+
+/** A HEAD result. */
+export type HeadResult =
+  | { readonly found: false }
+  | { readonly found: true; readonly metadata: Record<string, string>; readonly lastModifiedMs: number; readonly versionId: string | undefined };
+
+/** One listed key. */
+export interface ListedKey {
+  readonly key: string;
+  readonly lastModifiedMs: number;
+}
+
+/** Any S3 command (its input and output types vary; callers cast the output they expect). */
+type Sendable = { readonly middlewareStack: unknown };
+type Deserialize = (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>;
+type MiddlewareAdder = { add(middleware: Deserialize, options: { step: 'deserialize'; priority: 'low'; name: string; override: boolean }): void };
+
+/**
+ * The only place that talks to S3 for the engine: one method per primitive, typed outcomes,
+ * every response's `Date` header fed to the {@link ServerClock}, and every failure mapped to
+ * {@link S3LockStoreError} (except the outcomes a caller must resolve itself).
+ */
+export class S3Gateway {
+  constructor(
+    readonly client: S3Client,
+    readonly bucket: string,
+    readonly serverClock: ServerClock,
+    private readonly mono: MonotonicClock,
+    private readonly requestTimeoutMs: number,
+  ) {}
+
+  /** PutObject with `If-None-Match: *`. */
+  async createIfAbsent(key: string, metadata: Record<string, string>, lockName: string | undefined, operation: string): Promise<CreateOutcome> {
+    const sentAt = this.mono.now();
+    try {
+      const out = await this.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, ...bodyOf(metadata), IfNoneMatch: '*', Metadata: metadata }));
+      return { kind: 'created', sentAt, versionId: (out as { VersionId?: string }).VersionId };
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 412) return { kind: 'exists', sentAt };
+      if (isUnknownOutcome(error)) return { kind: 'unknown', sentAt, error };
+      throw new S3LockStoreError(lockName, operation, status, error);
+    }
+  }
+
+  /** Unconditional PutObject; returns the version id in a versioned bucket. */
+  async put(key: string, metadata: Record<string, string>, lockName: string | undefined, operation: string): Promise<{ sentAt: number; versionId: string | undefined }> {
+    const sentAt = this.mono.now();
+    try {
+      const out = await this.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, ...bodyOf(metadata), Metadata: metadata }));
+      return { sentAt, versionId: (out as { VersionId?: string }).VersionId };
+    } catch (error) {
+      throw new S3LockStoreError(lockName, operation, statusOf(error), error);
+    }
+  }
+
+  /** HeadObject; 404 is `found: false`. */
+  async head(key: string, lockName: string | undefined, operation: string, versionId?: string): Promise<HeadResult> {
+    try {
+      const out = (await this.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }))) as {
+        Metadata?: Record<string, string>;
+        LastModified?: Date;
+        VersionId?: string;
+      };
+      return { found: true, metadata: out.Metadata ?? {}, lastModifiedMs: out.LastModified?.getTime() ?? 0, versionId: out.VersionId };
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 404 && !isNoSuchBucket(error)) return { found: false };
+      throw new S3LockStoreError(lockName, operation, status, error);
+    }
+  }
+
+  /** ListObjectsV2 under `prefix` (keys ascending), up to `maxKeys`, after `startAfter`. */
+  async list(prefix: string, maxKeys: number, lockName: string | undefined, operation: string, startAfter?: string): Promise<{ keys: ListedKey[]; truncated: boolean; sentAt: number }> {
+    const sentAt = this.mono.now();
+    try {
+      const out = (await this.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: maxKeys, StartAfter: startAfter }),
+      )) as { Contents?: Array<{ Key?: string; LastModified?: Date }>; IsTruncated?: boolean };
+      const keys = (out.Contents ?? []).filter((c) => c.Key !== undefined).map((c) => ({ key: c.Key!, lastModifiedMs: c.LastModified?.getTime() ?? 0 }));
+      return { keys, truncated: out.IsTruncated === true, sentAt };
+    } catch (error) {
+      throw new S3LockStoreError(lockName, operation, statusOf(error), error);
+    }
+  }
+
+  /** Plain DeleteObject (optionally of one version). */
+  async delete(key: string, lockName: string | undefined, operation: string, versionId?: string): Promise<void> {
+    try {
+      await this.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }));
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 404 && !isNoSuchBucket(error)) return;
+      throw new S3LockStoreError(lockName, operation, status, error);
+    }
+  }
+
+  /** DeleteObjects in batches of 1000; per-key errors are reported as a store error. */
+  async deleteMany(keys: ReadonlyArray<{ key: string; versionId?: string }>, lockName: string | undefined, operation: string): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      try {
+        const out = (await this.send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: batch.map((k) => ({ Key: k.key, VersionId: k.versionId })), Quiet: true },
+          }),
+        )) as { Errors?: Array<{ Key?: string; Code?: string; Message?: string }> };
+        const failed = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey' && e.Code !== 'NoSuchVersion');
+        if (failed.length > 0) {
+          throw new Error(`${failed.length} keys not deleted, first ${failed[0]!.Key}: ${failed[0]!.Code} ${failed[0]!.Message ?? ''}`);
+        }
+      } catch (error) {
+        if (error instanceof S3LockStoreError) throw error;
+        throw new S3LockStoreError(lockName, operation, statusOf(error), error);
+      }
+    }
+  }
+
+  /**
+   * Sends a command with a request timeout, feeding the response's `Date` header (success or
+   * error) to the server clock.
+   */
+  async send(command: Sendable, timeoutMs: number = this.requestTimeoutMs): Promise<unknown> {
+    const clock = this.serverClock;
+    const mono = this.mono;
+    (command.middlewareStack as MiddlewareAdder).add(
+      (next) => async (args) => {
+        const result = await next(args);
+        const response = (result as { response?: { headers?: Record<string, string> } }).response;
+        clock.observe(response?.headers?.['date'], mono.now());
+        return result;
+      },
+      { step: 'deserialize', priority: 'low', name: 's3LockServerDate', override: true },
+    );
+    return this.client.send(command as Parameters<S3Client['send']>[0], { abortSignal: AbortSignal.timeout(timeoutMs) });
+  }
+}
+
+/** The record repeated as a small JSON body, for people reading the bucket (the metadata is authoritative). */
+function bodyOf(metadata: Record<string, string>): { Body: string; ContentLength: number; ContentType: string } {
+  const body = JSON.stringify(metadata);
+  return { Body: body, ContentLength: Buffer.byteLength(body), ContentType: 'application/json' };
+}
+
+/** HTTP status of an SDK error, if the store answered. */
+export function statusOf(error: unknown): number | undefined {
+  const meta = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata;
+  return typeof meta?.httpStatusCode === 'number' ? meta.httpStatusCode : undefined;
+}
+
+function isNoSuchBucket(error: unknown): boolean {
+  return (error as { name?: string } | null)?.name === 'NoSuchBucket';
+}
+
+/** 409, 5xx, throttling, timeouts and network failures: the write's outcome is unknown. */
+export function isUnknownOutcome(error: unknown): boolean {
+  const status = statusOf(error);
+  if (status === undefined) return true; // no response: network error, timeout, abort
+  return status === 409 || status === 429 || status >= 500;
+}

@@ -1,0 +1,56 @@
+import { v4 as uuidv4 } from 'uuid';
+import { S3LockStoreError, S3LockUnsupportedStoreError, type S3LockProbePrimitive } from './errors';
+import type { S3Gateway } from './s3-gateway';
+
+/** Verdict of one probe. */
+export type ProbeVerdict = { readonly ok: true } | { readonly ok: false; readonly primitive: S3LockProbePrimitive; readonly detail: string };
+
+/** Keys of probes live under `<prefix>.probe/`; encoded lock names never start with ".". */
+export function probeKey(prefix: string): string {
+  return `${prefix}.probe/${uuidv4()}`;
+}
+
+/**
+ * Proves that create-only writes are honoured in this bucket and prefix: creates a fresh key with
+ * `If-None-Match: *` twice; the second must fail with 412. Cleans up its key (and its version, in
+ * a versioned bucket). Store failures throw {@link S3LockStoreError}.
+ */
+export async function probeCreateOnly(gateway: S3Gateway, prefix: string): Promise<ProbeVerdict> {
+  const key = probeKey(prefix);
+  const metadata = { 'lock-probe': '1' };
+  const versions: Array<string | undefined> = [];
+  try {
+    const first = await gateway.createIfAbsent(key, metadata, undefined, 'probe');
+    if (first.kind === 'unknown') throw new S3LockStoreError(undefined, 'probe', undefined, first.error);
+    if (first.kind === 'created') versions.push(first.versionId);
+    const second = await gateway.createIfAbsent(key, metadata, undefined, 'probe');
+    if (second.kind === 'unknown') throw new S3LockStoreError(undefined, 'probe', undefined, second.error);
+    if (second.kind === 'created') {
+      versions.push(second.versionId);
+      return { ok: false, primitive: 'if-none-match', detail: 'a second PutObject with If-None-Match: * on the same key succeeded' };
+    }
+    return { ok: true };
+  } finally {
+    await cleanUp(gateway, key, versions);
+  }
+}
+
+async function cleanUp(gateway: S3Gateway, key: string, versions: Array<string | undefined>): Promise<void> {
+  const ids = versions.filter((v): v is string => v !== undefined && v !== 'null');
+  if (ids.length === 0) {
+    await gateway.delete(key, undefined, 'probe clean-up');
+    return;
+  }
+  for (const versionId of ids) await gateway.delete(key, undefined, 'probe clean-up', versionId);
+}
+
+/** Advice given when the create-only probe fails. */
+export const CREATE_ONLY_ADVICE =
+  'Use a store and bucket that honour conditional creates (Amazon S3, MinIO, Cloudflare R2, Ceph RGW on an unversioned bucket), ' +
+  "or enable versioning on the bucket and use protocol 'versioned' (or 'auto').";
+
+/** Throws {@link S3LockUnsupportedStoreError} for a failed verdict. */
+export function refuse(gateway: S3Gateway, prefix: string, protocol: string, verdict: ProbeVerdict, advice: string): never {
+  if (verdict.ok) throw new Error('refuse() called with a passing verdict');
+  throw new S3LockUnsupportedStoreError(gateway.bucket, prefix, protocol, verdict.primitive, `${verdict.detail}. ${advice}`);
+}
