@@ -86,8 +86,9 @@ export class CreateOnlyProtocol implements LockProtocol {
         const lease: ProtocolLease = { ...request, fencingToken: epoch, cursor: epoch };
         return { acquired: true, lease, sentAt: outcome.sentAt };
       }
+      // Someone else created that epoch; newer ones may exist too: allow one more poll.
       view = outcome.view;
-      polled = true;
+      polled = false;
     }
     return this.notAcquired(view);
   }

@@ -1,0 +1,223 @@
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  S3LockCorruptRecordError,
+  S3LockInvalidOptionsError,
+  S3LockManager,
+  S3LockTimeoutError,
+  type S3LockManagerOptions,
+} from '../../src';
+import { PROTOCOL_CASES } from '../support/protocol-cases';
+import { CommandLog } from '../support/request-log';
+import { storeTarget, type StoreTarget } from '../support/store-target';
+
+const TTL = 3_000;
+/** Worst case from a holder's last write to a takeover: TTL + 1 s date resolution + 0.5 s tolerance + 1 s date floor + a poll. */
+const TAKEOVER_BOUND = TTL + 3_500;
+
+let target: StoreTarget;
+beforeAll(async () => {
+  target = await storeTarget();
+});
+afterAll(() => target?.close());
+
+describe.each(PROTOCOL_CASES)('lock contract ($protocol)', ({ protocol, versioned }) => {
+  let bucket: string;
+  let client: S3Client;
+  const managers: S3LockManager[] = [];
+  const manager = (extra: Partial<S3LockManagerOptions> = {}): S3LockManager => {
+    const m = new S3LockManager({ client, bucket, protocol, ttlMs: TTL, waitMs: 10_000, ...extra });
+    managers.push(m);
+    return m;
+  };
+
+  beforeAll(async () => {
+    bucket = await target.createBucket({ versioned });
+    client = target.createClient();
+  });
+  afterAll(async () => {
+    await Promise.all(managers.map((m) => m.close()));
+  });
+
+  it('probes the bucket and picks the protocol (auto picks it too)', async () => {
+    expect(await manager().probe()).toBe(protocol);
+    expect(await manager({ protocol: 'auto' }).probe()).toBe(target.name === 'moto' && versioned ? 'create-only' : protocol);
+  });
+
+  it('grants a name to one holder at a time, with increasing fencing tokens', async () => {
+    const a = manager().lock('exclusive');
+    const b = manager().lock('exclusive');
+    expect(await a.tryAcquire()).toBe(true);
+    expect(a.isHeld).toBe(true);
+    expect(await b.tryAcquire()).toBe(false);
+    const first = a.fencingToken!;
+    await a.release();
+    expect(a.isHeld).toBe(false);
+    expect(await b.tryAcquire()).toBe(true);
+    expect(b.fencingToken).toBeGreaterThan(first);
+    expect(await a.tryAcquire()).toBe(false);
+    await b.release();
+  });
+
+  it('is reentrant per instance; releaseIfOwner releases whatever the count', async () => {
+    const a = manager().lock('reentrant');
+    const other = manager().lock('reentrant');
+    await a.acquire();
+    await a.acquire();
+    expect(await a.tryAcquire()).toBe(true);
+    expect(a.holdCount).toBe(3);
+    await a.release();
+    await a.release();
+    expect(a.isHeld).toBe(true);
+    expect(await other.tryAcquire()).toBe(false);
+    await a.release();
+    expect(a.isHeld).toBe(false);
+    expect(await other.tryAcquire()).toBe(true);
+    await other.acquire();
+    await other.releaseIfOwner();
+    expect(other.isHeld).toBe(false);
+    expect(await a.tryAcquire()).toBe(true);
+    await a.release();
+  });
+
+  it('acquire() waits for a release, and times out with a typed error naming the holder', async () => {
+    const holderManager = manager();
+    const a = holderManager.lock('waiting');
+    const b = manager().lock('waiting');
+    await a.acquire();
+    const timeout = await b.acquire({ waitMs: 700 }).catch((e: unknown) => e);
+    expect(timeout).toBeInstanceOf(S3LockTimeoutError);
+    expect((timeout as S3LockTimeoutError).lockName).toBe('waiting');
+    expect((timeout as S3LockTimeoutError).holder?.ownerId).toBe(a.id);
+    setTimeout(() => void a.release(), 500);
+    await b.acquire({ waitMs: 8_000 });
+    expect(b.isHeld).toBe(true);
+    expect(b.fencingToken).toBeGreaterThan(0);
+    await b.release();
+  });
+
+  it('renews while held: the lease outlives its TTL and nobody else gets it', async () => {
+    const a = manager().lock('renewing');
+    const b = manager().lock('renewing');
+    await a.acquire();
+    const token = a.fencingToken;
+    await new Promise((r) => setTimeout(r, TTL * 2));
+    expect(a.isHeld).toBe(true);
+    expect(a.signal.aborted).toBe(false);
+    expect(a.fencingToken).toBe(token);
+    expect(await b.tryAcquire()).toBe(false);
+    const state = await manager().inspect('renewing');
+    expect(state).toMatchObject({ name: 'renewing', protocol, held: true });
+    expect(state.holder?.ownerId).toBe(a.id);
+    await a.release();
+    expect((await manager().inspect('renewing')).held).toBe(false);
+  });
+
+  it('frees an abandoned lock after TTL plus slack, with a larger token', async () => {
+    const holder = manager();
+    const a = holder.lock('abandoned');
+    await a.acquire();
+    const token = a.fencingToken!;
+    // Simulate a crash: cut the holder's client off so it can neither renew nor release.
+    const deadClient = target.createClient();
+    let crashedNow = false;
+    deadClient.middlewareStack.add(
+      (next) => async (args) => {
+        if (crashedNow) throw new Error('simulated crash');
+        return next(args);
+      },
+      { step: 'initialize', name: 'simulatedCrash' },
+    );
+    const crashed = new S3LockManager({ client: deadClient, bucket, protocol, ttlMs: TTL });
+    managers.push(crashed);
+    const c = crashed.lock('abandoned-2');
+    await c.acquire();
+    crashedNow = true;
+    const started = performance.now();
+    const b = manager().lock('abandoned-2');
+    await b.acquire({ waitMs: TAKEOVER_BOUND + 2_000 });
+    const waited = performance.now() - started;
+    expect(waited).toBeLessThanOrEqual(TAKEOVER_BOUND + 1_000);
+    expect(waited).toBeGreaterThanOrEqual(TTL - 1_000);
+    expect(b.fencingToken).toBeGreaterThan(c.fencingToken ?? 0);
+    await b.release();
+    await a.release();
+    expect(token).toBeGreaterThan(0);
+  });
+
+  it('using() runs the function under the lock and returns its result', async () => {
+    const m = manager();
+    const other = manager().lock('using');
+    const result = await m.using('using', async ({ signal, fencingToken, name }) => {
+      expect(signal.aborted).toBe(false);
+      expect(fencingToken).toBeGreaterThan(0);
+      expect(name).toBe('using');
+      expect(await other.tryAcquire()).toBe(false);
+      return 42;
+    });
+    expect(result).toBe(42);
+    expect(await other.tryAcquire()).toBe(true);
+    await other.release();
+    await expect(m.using('using', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(await other.tryAcquire()).toBe(true);
+    await other.release();
+  });
+
+  it('a warm, uncontended acquire + release costs two requests', async () => {
+    const log = new CommandLog(client);
+    const m = manager();
+    const a = m.lock('warm');
+    await a.acquire();
+    await a.release();
+    const commands = await log.during(async () => {
+      await a.acquire();
+      await a.release();
+    });
+    if (protocol === 'create-only') expect(commands).toEqual(['PutObject', 'PutObject']);
+    else expect(commands.length).toBeGreaterThan(0);
+  });
+
+  it('validates names and options with typed errors', () => {
+    const m = manager();
+    for (const name of ['', 'x'.repeat(300), 'tab\there', 'nul\u0000']) {
+      expect(() => m.lock(name)).toThrow(S3LockInvalidOptionsError);
+    }
+    expect(() => m.lock('ok', { ttlMs: 10 })).toThrow(S3LockInvalidOptionsError);
+    expect(() => new S3LockManager({ client, bucket: 'Bad_Bucket' })).toThrow(/bucket/);
+    expect(() => new S3LockManager({ client, bucket, protocol: 'nope' as never })).toThrow(/protocol/);
+  });
+
+  it('keeps every name under the prefix, without collisions', async () => {
+    const prefix = `p${Date.now()}/`;
+    const m1 = manager({ prefix });
+    const m2 = manager({ prefix });
+    const names = ['a', 'a/b', '..', '../escape', '%2F', 'ünï:cödé', '.probe'];
+    const held = [];
+    for (const name of names) {
+      const l = m1.lock(name);
+      expect(await l.tryAcquire()).toBe(true);
+      held.push(l);
+    }
+    for (const name of names) expect(await m2.lock(name).tryAcquire()).toBe(false);
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: '' }));
+    const ours = (listed.Contents ?? []).map((c) => c.Key!).filter((k) => !k.startsWith('locks/') && !k.startsWith('p'));
+    expect(ours).toEqual([]);
+    for (const l of held) await l.release();
+  });
+
+  if (protocol === 'create-only') {
+    it('refuses a corrupt record with a typed error naming the lock and the key', async () => {
+      const m = manager({ prefix: 'corrupt/' });
+      const a = m.lock('victim');
+      await a.acquire();
+      await a.release();
+      const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'corrupt/victim/' }));
+      const newest = listed.Contents![0]!.Key!;
+      const next = newest.replace(/(\d+)$/, (d) => String(Number(d) - 1).padStart(d.length, '0'));
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: next, Body: 'junk', Metadata: { 'lock-format': '9' } }));
+      const error = await manager({ prefix: 'corrupt/' }).lock('victim').tryAcquire().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(S3LockCorruptRecordError);
+      expect((error as S3LockCorruptRecordError).lockName).toBe('victim');
+      expect((error as S3LockCorruptRecordError).key).toBe(next);
+    });
+  }
+});

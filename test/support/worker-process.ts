@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** One JSON line a worker printed. */
+export interface WorkerEvent {
+  pid: number;
+  at: number;
+  event: string;
+  [key: string]: unknown;
+}
+
+const ROOT = join(__dirname, '..', '..');
+
+/** A lock worker in its own OS process (test/workers/lock-worker.ts), with its JSON events. */
+export class WorkerProcess {
+  readonly events: WorkerEvent[] = [];
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  private stderr = '';
+  private listeners: Array<() => void> = [];
+
+  constructor(config: Record<string, unknown>, env: Record<string, string> = {}) {
+    this.child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', '-r', join(ROOT, 'test/workers/skew-clock.ts'), join(ROOT, 'test/workers/lock-worker.ts'), JSON.stringify(config)],
+      { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      try {
+        this.events.push(JSON.parse(line) as WorkerEvent);
+      } catch {
+        this.stderr += `[stdout] ${line}\n`;
+      }
+      for (const l of [...this.listeners]) l();
+    });
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get errorOutput(): string {
+    return this.stderr;
+  }
+
+  /** Resolves with the first event matching `predicate`; rejects after `timeoutMs` or if the worker exits first. */
+  waitFor(predicate: (e: WorkerEvent) => boolean, timeoutMs: number): Promise<WorkerEvent> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const hit = this.events.find(predicate);
+        if (hit) {
+          cleanup();
+          resolve(hit);
+        }
+        return hit !== undefined;
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`worker ${this.pid}: no matching event within ${timeoutMs} ms; events: ${JSON.stringify(this.events.slice(-5))}; stderr: ${this.stderr.slice(-2000)}`));
+      }, timeoutMs);
+      const onExit = (): void => {
+        setTimeout(() => {
+          if (!check()) {
+            cleanup();
+            reject(new Error(`worker ${this.pid} exited; events: ${JSON.stringify(this.events.slice(-5))}; stderr: ${this.stderr.slice(-2000)}`));
+          }
+        }, 50);
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.listeners = this.listeners.filter((l) => l !== listener);
+        this.child.off('exit', onExit);
+      };
+      const listener = (): void => void check();
+      if (check()) return;
+      this.listeners.push(listener);
+      this.child.on('exit', onExit);
+    });
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.child.kill(sig);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGCONT');
+      this.child.kill('SIGKILL');
+    }
+    await this.exited;
+  }
+}
+
+/** The machine-wide monotonic clock in ms, as the workers report it. */
+export function monoMs(): number {
+  return Number(process.hrtime.bigint() / 1000n) / 1000;
+}

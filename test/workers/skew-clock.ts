@@ -1,0 +1,19 @@
+/**
+ * Preloaded into a worker process (`-r`) to skew its wall clock by SKEW_MS: `Date.now()` and
+ * `new Date()` are off by that much, as on a machine whose clock is wrong. Monotonic clocks are
+ * untouched (they are on a real machine too).
+ */
+const skewMs = Number(process.env.SKEW_MS ?? 0);
+if (skewMs !== 0) {
+  const RealDate = Date;
+  class SkewedDate extends RealDate {
+    constructor(...args: unknown[]) {
+      if (args.length === 0) super(RealDate.now() + skewMs);
+      else super(...(args as [string]));
+    }
+    static override now(): number {
+      return RealDate.now() + skewMs;
+    }
+  }
+  globalThis.Date = SkewedDate as DateConstructor;
+}
