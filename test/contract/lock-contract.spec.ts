@@ -4,6 +4,7 @@ import {
   S3LockInvalidOptionsError,
   S3LockManager,
   S3LockTimeoutError,
+  S3LockUnsupportedStoreError,
   type S3LockManagerOptions,
 } from '../../src';
 import { PROTOCOL_CASES } from '../support/protocol-cases';
@@ -220,4 +221,28 @@ describe.each(PROTOCOL_CASES)('lock contract ($protocol)', ({ protocol, versione
       expect((error as S3LockCorruptRecordError).key).toBe(next);
     });
   }
+});
+
+describe('the store probe on this store', () => {
+  it('refuses create-only in a bucket where If-None-Match is not honoured (RGW versioned buckets), and accepts it where it is', async () => {
+    const client = target.createClient();
+    const versionedBucket = await target.createBucket({ versioned: true });
+    const plainBucket = await target.createBucket();
+    const plain = new S3LockManager({ client, bucket: plainBucket, protocol: 'create-only' });
+    expect(await plain.probe()).toBe('create-only');
+    const versioned = new S3LockManager({ client, bucket: versionedBucket, protocol: 'create-only' });
+    const verdict = await versioned.probe().catch((e: unknown) => e);
+    if (target.name === 'rgw') {
+      expect(verdict).toBeInstanceOf(S3LockUnsupportedStoreError);
+      expect((verdict as S3LockUnsupportedStoreError).failedPrimitive).toBe('if-none-match');
+      expect((verdict as S3LockUnsupportedStoreError).bucket).toBe(versionedBucket);
+      // A refusal is cached: no lock is ever granted on this store.
+      await expect(versioned.lock('x').tryAcquire()).rejects.toBeInstanceOf(S3LockUnsupportedStoreError);
+    } else {
+      // AWS semantics (moto, the in-memory store): If-None-Match is honoured in versioned buckets too.
+      expect(verdict).toBe('create-only');
+    }
+    await plain.close();
+    await versioned.close();
+  });
 });
