@@ -122,16 +122,38 @@ export class CreateOnlyProtocol implements LockProtocol {
     if (view.record && view.lastModifiedMs === undefined) view = await this.withLastModified(name, view);
     const record = view.record;
     const expiresAt = this.expiresAtServer(view);
+    let acquiredAt: Date | undefined;
+    if (record && record.kind !== 'release') {
+      if (record.fencingToken === view.epoch) acquiredAt = view.lastModifiedMs === undefined ? undefined : new Date(view.lastModifiedMs);
+      else {
+        const first = await this.gateway.head(this.key(name, record.fencingToken), name, 'inspect');
+        if (first.found) acquiredAt = new Date(first.lastModifiedMs);
+      }
+    }
     return {
       name,
       protocol: 'create-only',
       held: !this.isFree(view),
       holder: record && { ownerId: record.ownerId, leaseId: record.leaseId, fencingToken: record.fencingToken, host: record.host || undefined, pid: record.pid >= 0 ? record.pid : undefined },
+      acquiredAt,
       lastWriteAt: view.lastModifiedMs === undefined ? undefined : new Date(view.lastModifiedMs),
       expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
       serverTime: new Date(this.gateway.serverClock.nowLowerBound() ?? Date.now()),
       epoch: view.epoch,
     };
+  }
+
+  async forceRelease(name: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const view = await this.loadView(name);
+      const held = view.record;
+      if (!held || held.kind === 'release') return false;
+      const epoch = view.epoch + 1;
+      const record: LockRecord = { ...held, kind: 'release', nonce: uuidv4(), host: this.options.host, pid: this.options.pid };
+      const outcome = await this.write(name, epoch, record, view, 'force release');
+      if (outcome.mine) return true;
+    }
+    throw new S3LockStoreError(name, 'force release', undefined, new Error('the lock kept changing; try again'));
   }
 
   /**

@@ -76,7 +76,14 @@ export class Lease {
     if (this.renewal) await this.renewal.catch(() => undefined);
     this.assertLive();
     const run = this.renewOnce();
-    this.renewal = run.catch(() => undefined);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.renewal = settled;
+    void settled.then(() => {
+      if (this.renewal === settled) this.renewal = undefined;
+    });
     await run;
     this.assertLive();
   }

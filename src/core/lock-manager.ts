@@ -1,6 +1,6 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { hostname } from 'node:os';
-import { S3LockClosedError, S3LockUnsupportedStoreError } from './errors';
+import { S3LockClosedError, S3LockInvalidOptionsError, S3LockUnsupportedStoreError } from './errors';
 import { asError } from './lease';
 import { LockEvents } from './lock-events';
 import { LockInstance } from './lock-instance';
@@ -80,6 +80,19 @@ export class S3LockManager {
     checkLockName(name);
     const protocol = await this.protocol();
     return protocol.inspect(name);
+  }
+
+  /**
+   * Operator's force-unlock: ends whatever lease holds `name` by writing a release over it.
+   * Resolves to true if there was a lease to end. **Breaks mutual exclusion** until the holder's
+   * next renewal attempt (at most about TTL/3 later), when its signal aborts with reason
+   * `taken-over`: use it for stuck locks (a holder known dead with a long TTL), never routinely.
+   */
+  async forceRelease(name: string): Promise<boolean> {
+    checkLockName(name);
+    const protocol = await this.protocol();
+    if (!protocol.forceRelease) throw new S3LockInvalidOptionsError('protocol', `forceRelease is not supported by the ${protocol.name} protocol`, name);
+    return protocol.forceRelease(name);
   }
 
   /** Runs the store probe now (it otherwise runs at first use); resolves to the protocol chosen. */

@@ -52,6 +52,11 @@ export interface LockProtocol {
   release(lease: ProtocolLease): Promise<void>;
   /** Releases `lease` and acquires for `next` in one step where the protocol can (one request instead of two). */
   handOff(lease: ProtocolLease, next: LeaseRequest): Promise<AcquireResult>;
+  /**
+   * Operator's force-unlock: writes a release over whatever lease holds the lock. Resolves to true
+   * if a live or expired lease was ended. The holder learns it at its next renewal.
+   */
+  forceRelease?(name: string): Promise<boolean>;
   /** Reads the lock's state from the store. */
   inspect(name: string): Promise<S3LockState>;
   /** Background clean-up after a release (never on the hot path); may do nothing. */

@@ -19,6 +19,8 @@ export interface S3LockState {
         readonly pid: number | undefined;
       }
     | undefined;
+  /** Server time of the holder's acquisition (create-only; undefined if unknown or collected). */
+  readonly acquiredAt?: Date;
   /** Server time of the last write to this lock. */
   readonly lastWriteAt: Date | undefined;
   /** Server time from which a held lease can be taken over if not renewed (includes slack). */
