@@ -27,3 +27,38 @@ export type {
 } from './core/lock-options';
 export type { S3Lock, S3LockContext, S3LockState, S3LockEvents, S3LockEventName } from './core/lock-types';
 export { MAX_LOCK_NAME_LENGTH } from './core/lock-name';
+
+// NestJS module (needs @nestjs/common, @nestjs/core, reflect-metadata and rxjs; the health
+// indicator is served by @nestjs/terminus, an optional peer)
+export {
+  S3LockModule,
+  S3_LOCK_MODULE_OPTIONS,
+  S3LockService,
+  WithS3Lock,
+  getS3LockMetadata,
+  S3LockInterceptor,
+  S3LockedException,
+  S3LockHealthIndicator,
+  currentS3Lock,
+  S3_LOCK_METADATA,
+} from './nest';
+export type {
+  S3LockModuleOptions,
+  S3LockModuleExtras,
+  S3LockModuleForRootOptions,
+  S3LockModuleAsyncOptions,
+  S3LockOptionsFactory,
+  S3LockDecoratorDefaults,
+  S3LockModuleLogger,
+  S3LockOnLocked,
+  S3LockTryResult,
+  WithS3LockOptions,
+  S3LockName,
+  S3LockMethodMetadata,
+  S3LockMethodDecorator,
+  S3LockedHolder,
+  S3LockedResponseBody,
+  S3LockHealthDetails,
+  S3LockHealthIndicatorResult,
+  S3LockHealthCheckOptions,
+} from './nest';

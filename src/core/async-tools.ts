@@ -35,6 +35,8 @@ export class Notifier {
   wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(fire, Math.max(0, ms));
+      // A poller's sleep must not keep the process alive on its own.
+      timer.unref?.();
       const waiters = this.waiters;
       function fire(): void {
         clearTimeout(timer);

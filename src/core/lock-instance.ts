@@ -67,7 +67,7 @@ export class LockInstance implements S3Lock {
         this.adopt(result, started);
         return true;
       }
-      this.events.emit('notAcquired', { name: this.name, ownerId: this.id, holderId: result?.ownerId });
+      this.events.emit('notAcquired', { name: this.name, ownerId: this.id, holderId: result?.ownerId, holder: result });
       return false;
     });
   }
@@ -81,7 +81,8 @@ export class LockInstance implements S3Lock {
       try {
         this.adopt(await this.queue.wait(this.request(), waitMs, options.signal), started);
       } catch (error) {
-        this.events.emit('notAcquired', { name: this.name, ownerId: this.id, holderId: (error as S3LockNotAcquiredError).holder?.ownerId });
+        const holder = (error as Partial<S3LockNotAcquiredError>).holder;
+        this.events.emit('notAcquired', { name: this.name, ownerId: this.id, holderId: holder?.ownerId, holder });
         throw error;
       }
     });

@@ -1,5 +1,5 @@
 import type { S3LockAcquireOptions } from './lock-options';
-import type { S3LockLossReason } from './errors';
+import type { S3LockHolderInfo, S3LockLossReason } from './errors';
 
 /** What the store says about a lock, from `manager.inspect(name)`. */
 export interface S3LockState {
@@ -77,7 +77,7 @@ export interface S3Lock {
 export interface S3LockEvents {
   attempt: { name: string; ownerId: string };
   acquired: { name: string; ownerId: string; leaseId: string; fencingToken: number; waitedMs: number };
-  notAcquired: { name: string; ownerId: string; holderId: string | undefined };
+  notAcquired: { name: string; ownerId: string; holderId: string | undefined; holder: S3LockHolderInfo | undefined };
   renewed: { name: string; ownerId: string; leaseId: string; fencingToken: number };
   lost: { name: string; ownerId: string; leaseId: string; fencingToken: number; reason: S3LockLossReason; error: Error };
   released: { name: string; ownerId: string; leaseId: string; fencingToken: number; heldMs: number };

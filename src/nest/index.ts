@@ -1,0 +1,22 @@
+/** The NestJS module: module, service, decorator, interceptor, exception, health indicator. */
+export { S3LockModule } from './s3-lock.module';
+export {
+  S3_LOCK_MODULE_OPTIONS,
+  type S3LockModuleForRootOptions,
+  type S3LockModuleAsyncOptions,
+  type S3LockOptionsFactory,
+} from './s3-lock.module-definition';
+export type {
+  S3LockModuleOptions,
+  S3LockModuleExtras,
+  S3LockDecoratorDefaults,
+  S3LockModuleLogger,
+  S3LockOnLocked,
+} from './s3-lock-module-options.interface';
+export { S3LockService, type S3LockTryResult } from './s3-lock.service';
+export { WithS3Lock, getS3LockMetadata, type WithS3LockOptions, type S3LockName, type S3LockMethodMetadata, type S3LockMethodDecorator } from './s3-lock.decorator';
+export { S3LockInterceptor } from './s3-lock.interceptor';
+export { S3LockedException, type S3LockedHolder, type S3LockedResponseBody } from './s3-lock.exception';
+export { S3LockHealthIndicator, type S3LockHealthDetails, type S3LockHealthIndicatorResult, type S3LockHealthCheckOptions } from './s3-lock.health';
+export { currentS3Lock } from './s3-lock.context';
+export { S3_LOCK_METADATA } from './s3-lock.constants';

@@ -1,0 +1,85 @@
+import type { S3LockLogger, S3LockManagerOptions } from '../core/lock-options';
+
+/**
+ * What a decorated method does when its lock is held by someone else.
+ * - `'wait'`: wait up to `waitMs` for the lock, then throw {@link S3LockedException}.
+ * - `'skip'`: do not run the method; it returns (resolves to) `undefined`. Logged at `log` level.
+ * - `'throw'`: throw {@link S3LockedException} at once (HTTP 423 Locked on routes).
+ */
+export type S3LockOnLocked = 'wait' | 'skip' | 'throw';
+
+/** Defaults for `@WithS3Lock()`; each decorator's own options win. */
+export interface S3LockDecoratorDefaults {
+  /**
+   * Lease TTL of decorated methods' locks, in ms (at least 2000).
+   * @default the module's `ttlMs` (30000)
+   */
+  ttlMs?: number;
+  /**
+   * How long `onLocked: 'wait'` waits, in ms.
+   * @default the module's `waitMs` (30000)
+   */
+  waitMs?: number;
+  /**
+   * `onLocked` of decorated methods run through the interceptor: controller routes, WebSocket
+   * gateway handlers, microservice handlers.
+   * @default 'throw'
+   */
+  onLockedRoute?: S3LockOnLocked;
+  /**
+   * `onLocked` of decorated methods called directly: `@Cron`/`@Interval`/`@Timeout` jobs, event
+   * handlers, plain provider methods.
+   * @default 'skip'
+   */
+  onLockedMethod?: S3LockOnLocked;
+  /**
+   * Minimum time a decorated method's lock stays held, counted from the acquisition (ShedLock's
+   * `lockAtLeastFor`): if the method finishes sooner, the release is delayed (the method's result
+   * is not). Guards against clock drift between nodes re-running a short scheduled job.
+   * @default 0
+   */
+  minHoldMs?: number;
+}
+
+/** A logger for the module. Nest's `Logger` fits. */
+export interface S3LockModuleLogger extends S3LockLogger {
+  verbose?(message: string): void;
+}
+
+/**
+ * Options of `S3LockModule.forRoot()` / `forRootAsync()`: everything {@link S3LockManager} takes
+ * (`client` is the application's `S3Client`, never destroyed by the module, or an `S3ClientConfig`
+ * to build one, destroyed at shutdown) plus the NestJS parts.
+ */
+export interface S3LockModuleOptions extends Omit<S3LockManagerOptions, 'logger'> {
+  /** Defaults for `@WithS3Lock()`. */
+  defaults?: S3LockDecoratorDefaults;
+  /**
+   * Longest time the application's shutdown waits for held locks to be released in the store.
+   * Locks not released by then expire after their TTL.
+   * @default 5000
+   */
+  shutdownTimeoutMs?: number;
+  /**
+   * Where the module logs: debug for attempts, acquisitions and releases, log for skipped
+   * methods, warn for lost leases and store errors. `false` turns logging off.
+   * @default new Logger('S3Lock')
+   */
+  logger?: S3LockModuleLogger | false;
+  /**
+   * Run the store probe when the application starts (`onApplicationBootstrap`), so an unreachable
+   * bucket or a store that cannot hold locks fails the start-up instead of the first lock.
+   * @default false (the probe runs at first use)
+   */
+  probeOnStartup?: boolean;
+}
+
+/** Extra options of `forRoot()` / `forRootAsync()`, outside the options object. */
+export interface S3LockModuleExtras {
+  /**
+   * Register the module globally, so `S3LockService` can be injected (and `@WithS3Lock()` used)
+   * everywhere without importing the module.
+   * @default true
+   */
+  isGlobal?: boolean;
+}
