@@ -5,7 +5,8 @@ import { lockKeyPrefix } from './lock-name';
 import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease, RenewResult } from './lock-protocol';
 import { recordFromMetadata, recordToMetadata, type LockRecord } from './lock-record';
 import type { S3LockState } from './lock-types';
-import type { S3Gateway } from './s3-gateway';
+import type { HeadResult, S3Gateway } from './s3-gateway';
+import { sleep } from './async-tools';
 import type { MonotonicClock } from './server-clock';
 
 /** HTTP dates have 1 s resolution: a record dated D was written before D + 1 s. */
@@ -54,6 +55,8 @@ export class CreateOnlyProtocol implements LockProtocol {
   readonly name = 'create-only' as const;
   private readonly views = new Map<string, View>();
   private readonly lastGc = new Map<string, number>();
+  /** Per lease id: send time of the earliest write whose outcome is not settled yet. */
+  private readonly unsettled = new Map<string, number>();
 
   constructor(
     private readonly gateway: S3Gateway,
@@ -202,29 +205,37 @@ export class CreateOnlyProtocol implements LockProtocol {
 
   /**
    * Creates `epoch` with `record`. A 412, 409, 5xx or timeout is resolved by reading the key back:
-   * our nonce means our write (perhaps a retried one) won.
+   * our nonce means our write (perhaps a retried one) won; so does a record of the same lease and
+   * kind, left by an earlier call whose outcome could not be settled. The send time returned (from
+   * which the holder's deadline counts) is the earliest unsettled send for this lease, so a record
+   * written by an earlier attempt never makes the deadline later than it may be.
    */
   private async write(name: string, epoch: number, record: LockRecord, before: View | undefined, operation: string): Promise<WriteOutcome> {
     const key = this.key(name, epoch);
     const metadata = recordToMetadata(record);
-    let firstSentAt: number | undefined;
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
       const out = await this.gateway.createIfAbsent(key, metadata, name, operation);
-      firstSentAt ??= out.sentAt;
+      if (!this.unsettled.has(record.leaseId)) this.unsettled.set(record.leaseId, out.sentAt);
+      const sentAt = (): number => {
+        const since = this.unsettled.get(record.leaseId) ?? out.sentAt;
+        this.unsettled.delete(record.leaseId);
+        return Math.min(since, out.sentAt);
+      };
       if (out.kind === 'created') {
         this.views.set(name, { epoch, record, lastModifiedMs: undefined, confirmedAt: out.sentAt });
-        return { mine: true, sentAt: firstSentAt };
+        return { mine: true, sentAt: sentAt() };
       }
       if (out.kind === 'unknown') lastError = out.error;
-      const head = await this.gateway.head(key, name, operation);
+      const head = await this.headSettling(key, name, operation);
       if (head.found) {
         const found = recordFromMetadata(name, key, head.metadata);
-        if (found.nonce === record.nonce) {
-          this.views.set(name, { epoch, record, lastModifiedMs: head.lastModifiedMs, confirmedAt: out.sentAt });
-          return { mine: true, sentAt: firstSentAt };
+        if (found.nonce === record.nonce || (found.leaseId === record.leaseId && found.kind === record.kind && found.ownerId === record.ownerId)) {
+          this.views.set(name, { epoch, record: found, lastModifiedMs: head.lastModifiedMs, confirmedAt: out.sentAt });
+          return { mine: true, sentAt: sentAt() };
         }
         // Someone else created this epoch after `before` was confirmed: `before.confirmedAt` still bounds its age.
+        this.unsettled.delete(record.leaseId);
         const view: View = { epoch, record: found, lastModifiedMs: head.lastModifiedMs, confirmedAt: before?.confirmedAt ?? out.sentAt };
         this.views.set(name, view);
         return { mine: false, view };
@@ -232,6 +243,20 @@ export class CreateOnlyProtocol implements LockProtocol {
       // Not there: our write was not applied (unknown outcome), or a 412 for a key that vanished. Try again.
     }
     throw new S3LockStoreError(name, operation, undefined, lastError ?? new Error(`could not settle the outcome of creating ${key}`));
+  }
+
+  /** HEAD for settling an unknown outcome: a few tries with back-off before giving up. */
+  private async headSettling(key: string, name: string, operation: string): Promise<HeadResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.gateway.head(key, name, operation);
+      } catch (error) {
+        const status = (error as S3LockStoreError).statusCode;
+        const transient = status === undefined || status === 409 || status === 429 || status >= 500;
+        if (!transient || attempt >= 3) throw error;
+        await sleep(100 * 2 ** attempt);
+      }
+    }
   }
 
   /** Reads the newest record with one LIST (MaxKeys=1) and one HEAD. */

@@ -177,6 +177,11 @@ export class Lease {
 
   private async renewOnce(): Promise<void> {
     const protocol = await this.host.protocol();
+    if (this.state === 'held' && !this.isLive) {
+      // Woken after the deadline (a paused process): never renew a lease others may have taken.
+      this.lose('deadline-passed');
+      return;
+    }
     const result = await this.host.serial(() => protocol.renew(this.record));
     if (!result.renewed) {
       this.lose('taken-over');

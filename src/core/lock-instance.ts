@@ -72,7 +72,7 @@ export class LockInstance implements S3Lock {
     });
   }
 
-  acquire(options: S3LockAcquireOptions = {}): Promise<void> {
+  async acquire(options: S3LockAcquireOptions = {}): Promise<void> {
     const waitMs = checkWait(options.waitMs ?? this.defaultWaitMs, this.name);
     return this.calls.run(async () => {
       if (this.reenter()) return;

@@ -32,9 +32,11 @@ describe('lock names', () => {
     for (const e of encoded) {
       expect(e).not.toContain('/');
       expect(e.startsWith('.')).toBe(false);
-      expect(e).toMatch(/^[A-Za-z0-9_\-:%]+$/);
+      expect(e).toMatch(/^[A-Za-z0-9_\-:%\u0080-\uffff]+$/);
     }
     expect(lockKeyPrefix('locks/', 'order:1')).toBe('locks/order:1/');
+    expect(encodeLockName('a/b c%')).toBe('a%2Fb%20c%25');
+    expect(encodeLockName('日本')).toBe('日本');
   });
 });
 

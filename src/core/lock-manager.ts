@@ -4,7 +4,7 @@ import { S3LockClosedError, S3LockInvalidOptionsError, S3LockUnsupportedStoreErr
 import { asError } from './lease';
 import { LockEvents } from './lock-events';
 import { LockInstance } from './lock-instance';
-import { checkLockName } from './lock-name';
+import { checkLockName, lockKeyPrefix } from './lock-name';
 import { checkTtl, checkWait, resolveManagerOptions, safetyMarginFor, type ResolvedManagerOptions, type S3LockManagerOptions, type S3LockLogger, type S3LockOptions, type S3LockUsingOptions } from './lock-options';
 import type { LockProtocol, ProtocolLease } from './lock-protocol';
 import { LockQueue } from './lock-queue';
@@ -12,6 +12,11 @@ import type { S3Lock, S3LockContext, S3LockEventName, S3LockEvents, S3LockState 
 import { selectProtocol } from './protocol-selection';
 import { S3Gateway } from './s3-gateway';
 import { ServerClock, systemMonotonicClock, type MonotonicClock } from './server-clock';
+
+/** S3's longest key, in UTF-8 bytes. */
+const MAX_KEY_BYTES = 1024;
+/** The longest leaf either protocol puts below a lock's prefix (15 epoch digits). */
+const RECORD_KEY_SUFFIX_BYTES = 15;
 
 /** Test hooks; not part of the public API. */
 export interface S3LockManagerInternals {
@@ -128,6 +133,10 @@ export class S3LockManager {
 
   private instance(name: string, options: S3LockOptions): LockInstance {
     checkLockName(name);
+    const keyBytes = Buffer.byteLength(lockKeyPrefix(this.options.prefix, name)) + RECORD_KEY_SUFFIX_BYTES;
+    if (keyBytes > MAX_KEY_BYTES) {
+      throw new S3LockInvalidOptionsError('name', `its keys would be ${keyBytes} bytes long once encoded under the prefix; S3 allows ${MAX_KEY_BYTES}`, name.slice(0, 40));
+    }
     if (this.closed) throw new S3LockClosedError(name);
     const ttlMs = checkTtl(options.ttlMs ?? this.options.ttlMs, name);
     return new LockInstance(name, ttlMs, this.queue(name), this.events, this.mono, checkWait(this.options.waitMs, name));

@@ -33,11 +33,13 @@ function isWellFormed(s: string): boolean {
 
 /**
  * Encodes a lock name into one key segment that cannot contain "/" and cannot be "." or "..":
- * percent-encoding of everything but letters, digits, "-", "_" and ":". Distinct names give
- * distinct segments, and no segment starts with ".", which keeps the probe's keys apart.
+ * ASCII characters other than letters, digits, "-", "_" and ":" are percent-encoded ("%" too);
+ * other characters stay as they are (keys are UTF-8), so a 256-character name fits S3's
+ * 1024-byte keys. Distinct names give distinct segments, and no segment starts with ".", which
+ * keeps the probe's keys apart.
  */
 export function encodeLockName(name: string): string {
-  return encodeURIComponent(name).replace(/[!'()*.~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()).replace(/%3A/g, ':');
+  return name.replace(/[^A-Za-z0-9_\-:\u0080-\uffff]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
 }
 
 /** The key prefix that holds every record of a lock: `<prefix><encoded name>/`. */

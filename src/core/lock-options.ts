@@ -171,7 +171,12 @@ export function resolveManagerOptions(options: S3LockManagerOptions, defaultHost
     throw new S3LockInvalidOptionsError('client', 'must be an S3Client or an S3ClientConfig object');
   }
   const bucket = options.bucket;
-  if (typeof bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+  if (
+    typeof bucket !== 'string' ||
+    !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) ||
+    /\.\.|\.-|-\./.test(bucket) ||
+    /^\d+\.\d+\.\d+\.\d+$/.test(bucket)
+  ) {
     throw new S3LockInvalidOptionsError('bucket', `must be a valid S3 bucket name, got ${JSON.stringify(bucket)}`);
   }
   const prefix = options.prefix ?? DEFAULTS.prefix;

@@ -40,6 +40,11 @@ export class LockQueue {
   private closed = false;
   /** Releases in progress: the poller stands aside so the release can hand the lock over. */
   private releasing = 0;
+  /** Direct first attempts of `wait()` in flight. */
+  private firstAttempts = 0;
+  /** The poller's run, and releases of leases nobody wanted any more: `close()` waits for them. */
+  private pumpRun: Promise<void> | undefined;
+  private readonly strayReleases = new Set<Promise<void>>();
   private lastHolder: S3LockHolderInfo | undefined;
   /** The live lease held by an instance of this manager, if any. */
   holder: Lease | undefined;
@@ -87,10 +92,20 @@ export class LockQueue {
   async wait(request: LeaseRequest, waitMs: number, signal: AbortSignal | undefined): Promise<Lease> {
     this.assertOpen();
     signal?.throwIfAborted();
-    if (this.waiters.length === 0) {
-      const first = await this.tryOnce(request);
-      if (first instanceof Lease) return first;
+    if (this.waiters.length === 0 && this.firstAttempts === 0) {
+      // Nobody queued: one direct attempt. Callers arriving meanwhile queue up behind it.
+      this.firstAttempts++;
+      try {
+        const first = await this.tryOnce(request);
+        if (first instanceof Lease) return first;
+      } catch (error) {
+        if (isPermanent(error)) throw error;
+        this.host.events.emit('storeError', { name: this.name, operation: 'acquire', error: asError(error) });
+      } finally {
+        this.firstAttempts--;
+      }
     }
+    this.assertOpen();
     return new Promise<Lease>((resolve, reject) => {
       const startedAt = this.host.mono.now();
       const waiter: Waiter = {
@@ -152,8 +167,11 @@ export class LockQueue {
   async close(): Promise<void> {
     this.closed = true;
     for (const w of [...this.waiters]) w.reject(new S3LockClosedError(this.name));
-    const lease = this.holder;
     this.wake.notify();
+    // An attempt of the poller may still be in flight and win: wait for it, then release all.
+    await this.pumpRun;
+    await Promise.allSettled([...this.strayReleases]);
+    const lease = this.holder;
     if (!lease) return;
     lease.lose('closed');
     const protocol = await this.host.protocol();
@@ -190,16 +208,19 @@ export class LockQueue {
       waiter.resolve(lease);
       return;
     }
-    void this.release(lease).catch((error: unknown) => {
-      this.host.events.emit('storeError', { name: this.name, operation: 'release', error: asError(error) });
-    });
+    const release = this.release(lease)
+      .catch((error: unknown) => {
+        this.host.events.emit('storeError', { name: this.name, operation: 'release', error: asError(error) });
+      })
+      .finally(() => this.strayReleases.delete(release));
+    this.strayReleases.add(release);
   }
 
   /** The shared poller: runs while there are waiters. */
   private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
-    void this.pumpLoop()
+    this.pumpRun = this.pumpLoop()
       .catch((error: unknown) => {
         for (const w of [...this.waiters]) w.reject(error);
       })

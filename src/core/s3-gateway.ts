@@ -1,7 +1,9 @@
 import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
+  GetBucketVersioningCommand,
   HeadObjectCommand,
+  ListObjectVersionsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
@@ -26,6 +28,32 @@ export type HeadResult =
 export interface ListedKey {
   readonly key: string;
   readonly lastModifiedMs: number;
+}
+
+/** Outcome of an unconditional PUT whose outcome must be settled by the caller (versioned protocol). */
+export type PutOutcome =
+  | { readonly kind: 'written'; readonly sentAt: number; readonly versionId: string | undefined }
+  /** 409, 5xx, timeout or connection failure: the write may or may not have been applied (perhaps more than once, by SDK retries). */
+  | { readonly kind: 'unknown'; readonly sentAt: number; readonly error: unknown };
+
+/** One entry of a ListObjectVersions page. */
+export interface ListedVersion {
+  readonly key: string;
+  readonly versionId: string;
+  /** Server time of the write, ms (listings carry millisecond timestamps on most stores). */
+  readonly lastModifiedMs: number;
+  readonly isLatest: boolean;
+}
+
+/** One ListObjectVersions page: versions newest first per key, delete markers apart (the SDK separates them). */
+export interface VersionPage {
+  readonly versions: ListedVersion[];
+  readonly deleteMarkers: ListedVersion[];
+  readonly truncated: boolean;
+  readonly nextKeyMarker: string | undefined;
+  readonly nextVersionIdMarker: string | undefined;
+  /** Local monotonic time at which the request was sent. */
+  readonly sentAt: number;
 }
 
 /** Any S3 command (its input and output types vary; callers cast the output they expect). */
@@ -132,6 +160,70 @@ export class S3Gateway {
         if (error instanceof S3LockStoreError) throw error;
         throw new S3LockStoreError(lockName, operation, statusOf(error), error);
       }
+    }
+  }
+
+  /** Unconditional PutObject whose 409/5xx/timeout outcome is returned as `unknown` instead of thrown. */
+  async putVersion(key: string, metadata: Record<string, string>, lockName: string | undefined, operation: string): Promise<PutOutcome> {
+    const sentAt = this.mono.now();
+    try {
+      const out = await this.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, ...bodyOf(metadata), Metadata: metadata }));
+      return { kind: 'written', sentAt, versionId: (out as { VersionId?: string }).VersionId };
+    } catch (error) {
+      if (isUnknownOutcome(error)) return { kind: 'unknown', sentAt, error };
+      throw new S3LockStoreError(lockName, operation, statusOf(error), error);
+    }
+  }
+
+  /** One ListObjectVersions page under `prefix`, from the given markers. */
+  async listVersions(
+    prefix: string,
+    lockName: string | undefined,
+    operation: string,
+    markers: { keyMarker?: string; versionIdMarker?: string } = {},
+    maxKeys = 1000,
+  ): Promise<VersionPage> {
+    const sentAt = this.mono.now();
+    try {
+      const out = (await this.send(
+        new ListObjectVersionsCommand({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          MaxKeys: maxKeys,
+          KeyMarker: markers.keyMarker,
+          VersionIdMarker: markers.versionIdMarker,
+        }),
+      )) as {
+        Versions?: Array<{ Key?: string; VersionId?: string; LastModified?: Date; IsLatest?: boolean }>;
+        DeleteMarkers?: Array<{ Key?: string; VersionId?: string; LastModified?: Date; IsLatest?: boolean }>;
+        IsTruncated?: boolean;
+        NextKeyMarker?: string;
+        NextVersionIdMarker?: string;
+      };
+      const entries = (list: typeof out.Versions): ListedVersion[] =>
+        (list ?? [])
+          .filter((v) => v.Key !== undefined && v.VersionId !== undefined)
+          .map((v) => ({ key: v.Key!, versionId: v.VersionId!, lastModifiedMs: v.LastModified?.getTime() ?? 0, isLatest: v.IsLatest === true }));
+      return {
+        versions: entries(out.Versions),
+        deleteMarkers: entries(out.DeleteMarkers),
+        truncated: out.IsTruncated === true,
+        nextKeyMarker: out.NextKeyMarker || undefined,
+        nextVersionIdMarker: out.NextVersionIdMarker || undefined,
+        sentAt,
+      };
+    } catch (error) {
+      throw new S3LockStoreError(lockName, operation, statusOf(error), error);
+    }
+  }
+
+  /** GetBucketVersioning: `Enabled`, `Suspended`, or `undefined` when versioning was never configured. */
+  async getBucketVersioning(operation: string): Promise<string | undefined> {
+    try {
+      const out = (await this.send(new GetBucketVersioningCommand({ Bucket: this.bucket }))) as { Status?: string };
+      return out.Status || undefined;
+    } catch (error) {
+      throw new S3LockStoreError(undefined, operation, statusOf(error), error);
     }
   }
 

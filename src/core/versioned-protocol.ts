@@ -1,0 +1,477 @@
+import { v4 as uuidv4 } from 'uuid';
+import { S3LockStoreError, type S3LockHolderInfo } from './errors';
+import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease, RenewResult } from './lock-protocol';
+import { recordFromMetadata, recordToMetadata, type LockRecord } from './lock-record';
+import type { S3LockState } from './lock-types';
+import { statusOf, type PutOutcome, type S3Gateway } from './s3-gateway';
+import type { MonotonicClock } from './server-clock';
+import {
+  availability,
+  expiresAtServer,
+  isLive,
+  judgeClaim,
+  leaseVersions,
+  liveVersions,
+  maxToken,
+  ownerOf,
+  versionedKey,
+  versionsWithNonce,
+  without,
+  type VersionEntry,
+  type VersionedState,
+} from './versioned-state';
+
+export interface VersionedProtocolOptions {
+  readonly prefix: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly serverClockToleranceMs: number;
+}
+
+/**
+ * A claim counts only if the re-read that judges it completes within this fraction of the TTL after
+ * the claim was sent. A claim seen by a takeover is older than its TTL, so it can never pass this
+ * check after the takeover deleted what was older than it (see docs/protocol-versioned.md).
+ */
+export const CLAIM_MAX_AGE_FRACTION = 0.5;
+
+/** A waiter's poll may use one HEAD (newest version unchanged) instead of a full read for this long after a full read. */
+export const POLL_VIEW_MAX_AGE_MS = 10_000;
+
+/** After our own release, the next acquire may claim without reading first if it comes within this time. */
+export const WARM_VIEW_MAX_AGE_MS = 10_000;
+
+/** Concurrent HEAD / DELETE requests per operation. */
+const CONCURRENCY = 16;
+/** Listing pages read at most per state read (1000 versions each). */
+const MAX_PAGES = 20;
+/** Records kept in the version-metadata cache. */
+const RECORD_CACHE_SIZE = 4_096;
+/** Abandoned claim nonces remembered per lock name. */
+const MAX_ORPHANS = 64;
+
+/**
+ * The seed's versioned-bucket state machine: one key per lock in a bucket with versioning enabled;
+ * the oldest live version names the owner, the newest write says when the lock was last touched.
+ * Needs no write condition: only PUT, HEAD, ListObjectVersions and DELETE by version id.
+ */
+export class VersionedProtocol implements LockProtocol {
+  readonly name = 'versioned' as const;
+  /** Records of versions by `key \0 versionId` (versions are immutable: cached for good). */
+  private readonly records = new Map<string, LockRecord>();
+  /** The last full read of each lock. */
+  private readonly views = new Map<string, VersionedState>();
+  /** After our own release: the token it left and when, for a claim without reading first. */
+  private readonly warm = new Map<string, { token: number; at: number }>();
+  /** Nonces of claims we gave up (never reported won) whose versions may linger: deleted when seen. */
+  private readonly orphans = new Map<string, Set<string>>();
+  /** Send time of each held lease's last successful write (claim or renewal), by lease id. */
+  private readonly lastWrite = new Map<string, number>();
+  /** Nonces of renewals whose outcome stayed unknown, per lease: orphans once the lease has ended. */
+  private readonly unsettled = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly gateway: S3Gateway,
+    private readonly options: VersionedProtocolOptions,
+    private readonly mono: MonotonicClock,
+  ) {}
+
+  async tryAcquire(request: LeaseRequest): Promise<AcquireResult> {
+    const { name } = request;
+    const polled = await this.poll(name);
+    if (polled) return polled;
+    const warm = this.takeWarm(name);
+    let state: VersionedState | undefined;
+    for (let round = 0; round < 3; round++) {
+      let token: number;
+      if (warm && round === 0) {
+        token = warm.token + 1;
+      } else {
+        state = await this.dropOrphans(name, state ?? (await this.read(name, 'acquire')));
+        const seen = availability(state, this.gateway.serverClock.nowLowerBound(), this.options.serverClockToleranceMs);
+        if (seen === 'held') return this.notAcquired(state);
+        if (seen === 'expired') await this.clearExpired(request, state);
+        token = maxToken(state) + 1;
+      }
+      const out = await this.claim(request, token);
+      if ('acquired' in out) return out;
+      // Lost to an older claim: held. Otherwise (token below a tombstone, claim too slow or deleted) judge the fresh state again.
+      if (!out.retry) return this.notAcquired(out.state);
+      state = out.state;
+    }
+    return this.notAcquired(state!);
+  }
+
+  async renew(lease: ProtocolLease): Promise<RenewResult> {
+    const { name } = lease;
+    const record = this.newRecord('renew', lease, lease.fencingToken);
+    const put = await this.put(name, record, 'renew');
+    const state = await this.read(name, 'renew');
+    const mine = versionsWithNonce(state, record.nonce);
+    if (mine.length === 0 && put.kind === 'unknown') {
+      // It may land later, as a version of this lease: harmless while the lease lasts, an orphan after.
+      let set = this.unsettled.get(lease.leaseId);
+      if (!set) this.unsettled.set(lease.leaseId, (set = new Set()));
+      if (set.size < MAX_ORPHANS) set.add(record.nonce);
+      throw new S3LockStoreError(name, 'renew', statusOf(put.error), put.error);
+    }
+    const owner = ownerOf(state);
+    const lastWrite = this.lastWrite.get(lease.leaseId);
+    // A verification that ends a TTL after the lease's last successful write was sent proves nothing:
+    // a takeover may have judged that write expired in between (and the lease's deadline is gone anyway).
+    const late = lastWrite !== undefined && this.mono.now() - lastWrite >= lease.ttlMs;
+    if (late || mine.length === 0 || owner?.record.leaseId !== lease.leaseId || endedByTombstone(state, lease.leaseId)) {
+      // Taken over, force-released, our renewal deleted by a takeover, or too late: the lease is over.
+      await this.endLease(lease, state, 'renew').catch(() => undefined);
+      return { renewed: false };
+    }
+    // Keep the owner version (never delete it while holding) and the newest; drop the renewals in between.
+    const own = leaseVersions(state, lease.leaseId);
+    const superseded = own.filter((v) => v.versionId !== owner.versionId && v.versionId !== own[0]!.versionId);
+    if (superseded.length > 0) {
+      await this.deleteVersions(name, superseded, 'renew').catch(() => undefined);
+      this.views.set(name, without(state, superseded.map((v) => v.versionId)));
+    }
+    this.lastWrite.set(lease.leaseId, put.sentAt);
+    lease.cursor += 1;
+    return { renewed: true, sentAt: put.sentAt };
+  }
+
+  async release(lease: ProtocolLease): Promise<void> {
+    const state = await this.read(lease.name, 'release');
+    await this.endLease(lease, state, 'release');
+  }
+
+  /**
+   * Ends a lease in the store, given a state read after the lease stopped being believed. If it
+   * still owns the lock and no tombstone names it yet: a tombstone with its token first (so the
+   * token survives), then its versions and the tombstones with smaller tokens. Otherwise (taken
+   * over, force-released: a tombstone with a token at least as large exists) only its leftovers.
+   */
+  private async endLease(lease: ProtocolLease, state: VersionedState, operation: string): Promise<void> {
+    const { name } = lease;
+    this.leaseEnded(lease);
+    const own = leaseVersions(state, lease.leaseId);
+    if (ownerOf(state)?.record.leaseId !== lease.leaseId || endedByTombstone(state, lease.leaseId)) {
+      if (own.length > 0) {
+        await this.deleteVersions(name, own, operation);
+        this.views.set(name, without(state, own.map((v) => v.versionId)));
+      }
+      return;
+    }
+    const tombstone = this.newRecord('release', lease, lease.fencingToken);
+    await this.settledPut(name, tombstone, operation);
+    const older = state.versions.filter((v) => !isLive(v) && v.record.fencingToken < lease.fencingToken);
+    const doomed = [...own, ...older];
+    await this.deleteVersions(name, doomed, operation);
+    const after = without(state, doomed.map((v) => v.versionId));
+    this.views.set(name, after);
+    if (operation === 'release' && liveVersions(after).length === 0) {
+      this.warm.set(name, { token: Math.max(lease.fencingToken, maxToken(after)), at: this.mono.now() });
+    }
+  }
+
+  async handOff(lease: ProtocolLease, next: LeaseRequest): Promise<AcquireResult> {
+    await this.release(lease);
+    return this.tryAcquire(next);
+  }
+
+  /**
+   * Operator's force-unlock: a tombstone naming the owner's lease (with the largest token seen),
+   * then the owner's versions are deleted. Other contenders' claims are left alone (deleting a
+   * fresh claim could let two of them win). The holder learns it at its next renewal, which sees
+   * the tombstone naming its lease. Resolves to false when no lease holds the lock.
+   */
+  async forceRelease(name: string): Promise<boolean> {
+    const state = await this.read(name, 'force release');
+    const owner = ownerOf(state);
+    if (!owner) return false;
+    await this.settledPut(name, this.tombstoneFor(owner.record, maxToken(state)), 'force release');
+    await this.deleteVersions(name, leaseVersions(state, owner.record.leaseId), 'force release');
+    return true;
+  }
+
+  async inspect(name: string): Promise<S3LockState> {
+    const state = await this.read(name, 'inspect');
+    const owner = ownerOf(state);
+    const claim = owner && state.versions.find((v) => v.record.kind === 'acquire' && v.record.leaseId === owner.record.leaseId);
+    const serverNow = this.gateway.serverClock.nowLowerBound();
+    const expiresAt = expiresAtServer(state, this.options.serverClockToleranceMs);
+    const lastWrite = state.versions.reduce((max, v) => Math.max(max, v.lastModifiedMs), 0);
+    const r = owner?.record ?? state.versions[0]?.record;
+    return {
+      name,
+      protocol: 'versioned',
+      held: availability(state, serverNow, this.options.serverClockToleranceMs) === 'held',
+      holder: r && { ownerId: r.ownerId, leaseId: r.leaseId, fencingToken: r.fencingToken, host: r.host || undefined, pid: r.pid >= 0 ? r.pid : undefined },
+      acquiredAt: claim === undefined ? undefined : new Date(claim.lastModifiedMs),
+      lastWriteAt: state.versions.length === 0 ? undefined : new Date(lastWrite),
+      expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
+      serverTime: new Date(serverNow ?? Date.now()),
+      epoch: state.versions.length,
+    };
+  }
+
+  /**
+   * A waiter's cheap poll: when the last full read (recent) showed the lock held and the key's
+   * newest version was the owner's, one HEAD of the key tells whether anything was written since.
+   * Every change of owner writes a new version first (a claim, a renewal or a tombstone), so an
+   * unchanged newest version means the same owner; expiry is judged again on the fresh server time.
+   * This can only answer "still held"; anything else falls through to a full read.
+   */
+  private async poll(name: string): Promise<AcquireResult | undefined> {
+    const view = this.views.get(name);
+    if (!view || this.mono.now() - view.readAt > POLL_VIEW_MAX_AGE_MS) return undefined;
+    const owner = ownerOf(view);
+    const newest = view.versions[0];
+    if (!owner || !newest || newest.versionId !== view.latestId || !isLive(newest) || newest.record.leaseId !== owner.record.leaseId) return undefined;
+    if (this.orphans.get(name)?.has(owner.record.nonce)) return undefined; // a claim of ours we gave up: read, and delete it
+    if (availability(view, this.gateway.serverClock.nowLowerBound(), this.options.serverClockToleranceMs) !== 'held') return undefined;
+    const head = await this.gateway.head(this.key(name), name, 'poll');
+    if (!head.found || head.versionId !== view.latestId) return undefined;
+    if (availability(view, this.gateway.serverClock.nowLowerBound(), this.options.serverClockToleranceMs) !== 'held') return undefined;
+    return this.notAcquired(view);
+  }
+
+  /** Renewals of an ended lease that may still land are orphans from now on. */
+  private leaseEnded(lease: ProtocolLease): void {
+    this.lastWrite.delete(lease.leaseId);
+    const nonces = this.unsettled.get(lease.leaseId);
+    if (!nonces) return;
+    this.unsettled.delete(lease.leaseId);
+    for (const nonce of nonces) this.addOrphan(lease.name, nonce);
+  }
+
+  private takeWarm(name: string): { token: number } | undefined {
+    const warm = this.warm.get(name);
+    this.warm.delete(name);
+    if (!warm || this.mono.now() - warm.at > WARM_VIEW_MAX_AGE_MS) return undefined;
+    return warm;
+  }
+
+  /**
+   * Takeover of an expired lock: first a tombstone carrying the largest token seen (so the token
+   * survives), then every live version seen is deleted by version id. Versions written after the
+   * read are never touched.
+   */
+  private async clearExpired(request: LeaseRequest, state: VersionedState): Promise<void> {
+    await this.settledPut(request.name, this.tombstoneFor(ownerOf(state)!.record, maxToken(state)), 'acquire');
+    await this.deleteVersions(request.name, liveVersions(state), 'acquire');
+  }
+
+  /**
+   * PUTs a claim carrying `token`, reads the versions again, and judges the claim. A lost claim
+   * is withdrawn; the result then carries the state read without it, and whether it is worth
+   * judging that state again (`retry`: not lost to an older claim).
+   */
+  private async claim(request: LeaseRequest, token: number): Promise<AcquireResult | { state: VersionedState; retry: boolean }> {
+    const { name } = request;
+    const record = this.newRecord('acquire', request, token);
+    const put = await this.put(name, record, 'acquire');
+    let state: VersionedState;
+    try {
+      state = await this.read(name, 'acquire');
+    } catch (error) {
+      this.addOrphan(name, record.nonce);
+      throw error;
+    }
+    const verdict = judgeClaim(state, record.nonce);
+    if (verdict.kind === 'missing') {
+      if (put.kind === 'unknown') {
+        // It may still be applied later: delete it whenever it shows up.
+        this.addOrphan(name, record.nonce);
+        throw new S3LockStoreError(name, 'acquire', statusOf(put.error), put.error);
+      }
+      // Written, then deleted by a takeover that judged it expired: not ours.
+      return { state, retry: true };
+    }
+    const fresh = this.mono.now() - put.sentAt < request.ttlMs * CLAIM_MAX_AGE_FRACTION;
+    if (verdict.kind === 'won' && fresh) {
+      if (verdict.duplicates.length > 0) {
+        // Copies of our claim made by SDK retries: newer than the claim, so deleting them changes no owner.
+        await this.deleteVersions(name, verdict.duplicates, 'acquire').catch(() => undefined);
+        state = without(state, verdict.duplicates.map((v) => v.versionId));
+      }
+      this.views.set(name, state);
+      this.lastWrite.set(request.leaseId, put.sentAt);
+      if (this.lastWrite.size > RECORD_CACHE_SIZE) this.lastWrite.delete(this.lastWrite.keys().next().value!);
+      const lease: ProtocolLease = { ...request, fencingToken: token, cursor: 0, versionId: verdict.claim.versionId };
+      return { acquired: true, lease, sentAt: put.sentAt };
+    }
+    // Lost (or won too late to be trusted): withdraw every copy of the claim.
+    const mine = versionsWithNonce(state, record.nonce);
+    try {
+      await this.deleteVersions(name, mine, 'acquire');
+      state = without(state, mine.map((v) => v.versionId));
+    } catch {
+      this.addOrphan(name, record.nonce);
+    }
+    this.views.set(name, state);
+    return { state, retry: !(verdict.kind === 'lost' && verdict.reason === 'older-claim') };
+  }
+
+  /** One PUT of a record; the caller settles an unknown outcome by nonce on its next read. */
+  private async put(name: string, record: LockRecord, operation: string): Promise<PutOutcome> {
+    const key = this.key(name);
+    const out = await this.gateway.putVersion(key, recordToMetadata(record), name, operation);
+    if (out.kind === 'written' && out.versionId !== undefined) this.remember(key, out.versionId, record);
+    return out;
+  }
+
+  /** A PUT whose unknown outcome is settled at once by reading the versions back (tombstones). */
+  private async settledPut(name: string, record: LockRecord, operation: string): Promise<void> {
+    const put = await this.put(name, record, operation);
+    if (put.kind === 'written') return;
+    const state = await this.read(name, operation);
+    if (versionsWithNonce(state, record.nonce).length === 0) {
+      throw new S3LockStoreError(name, operation, statusOf(put.error), put.error);
+    }
+  }
+
+  /**
+   * Reads the lock's state: ListObjectVersions of the key (every page), then a HEAD of each
+   * version whose record is not cached yet, concurrently. A version deleted between the two is
+   * read again from the start.
+   */
+  private async read(name: string, operation: string): Promise<VersionedState> {
+    const key = this.key(name);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const listed = await this.list(key, name, operation);
+      const unknown = listed.versions.filter((v) => !this.records.has(cacheKey(key, v.versionId)));
+      let vanished = false;
+      await forEachConcurrently(unknown, async (v) => {
+        const head = await this.gateway.head(key, name, operation, v.versionId);
+        if (!head.found) {
+          vanished = true;
+          return;
+        }
+        this.remember(key, v.versionId, recordFromMetadata(name, `${key}?versionId=${v.versionId}`, head.metadata));
+      });
+      if (vanished) continue;
+      const versions: VersionEntry[] = listed.versions.map((v) => ({
+        versionId: v.versionId,
+        lastModifiedMs: v.lastModifiedMs,
+        record: this.records.get(cacheKey(key, v.versionId))!,
+      }));
+      const state: VersionedState = { versions, latestId: listed.latestId, deleteMarkers: listed.deleteMarkers, readAt: listed.sentAt };
+      this.views.set(name, state);
+      return state;
+    }
+    throw new S3LockStoreError(name, operation, undefined, new Error(`versions of ${key} kept disappearing between ListObjectVersions and HeadObject`));
+  }
+
+  private async list(
+    key: string,
+    name: string,
+    operation: string,
+  ): Promise<{ versions: Array<{ versionId: string; lastModifiedMs: number }>; latestId: string | undefined; deleteMarkers: number; sentAt: number }> {
+    const versions: Array<{ versionId: string; lastModifiedMs: number }> = [];
+    let latestId: string | undefined;
+    let deleteMarkers = 0;
+    let sentAt: number | undefined;
+    let markers: { keyMarker?: string; versionIdMarker?: string } = {};
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const out = await this.gateway.listVersions(key, name, operation, markers);
+      sentAt ??= out.sentAt;
+      for (const v of out.versions) {
+        if (v.key !== key) continue;
+        versions.push({ versionId: v.versionId, lastModifiedMs: v.lastModifiedMs });
+        if (v.isLatest) latestId = v.versionId;
+      }
+      deleteMarkers += out.deleteMarkers.filter((m) => m.key === key).length;
+      if (!out.truncated) return { versions, latestId, deleteMarkers, sentAt };
+      if (out.nextKeyMarker === undefined) break;
+      markers = { keyMarker: out.nextKeyMarker, versionIdMarker: out.nextVersionIdMarker };
+    }
+    throw new S3LockStoreError(name, operation, undefined, new Error(`${key} has too many versions to list (more than ${MAX_PAGES} pages); delete them by hand`));
+  }
+
+  /** Deletes abandoned claims of ours that showed up (never reported won: nobody relies on them). */
+  private async dropOrphans(name: string, state: VersionedState): Promise<VersionedState> {
+    const nonces = this.orphans.get(name);
+    if (!nonces || nonces.size === 0) return state;
+    const found = state.versions.filter((v) => nonces.has(v.record.nonce));
+    if (found.length === 0) return state;
+    try {
+      await this.deleteVersions(name, found, 'acquire');
+    } catch {
+      return state;
+    }
+    for (const v of found) nonces.delete(v.record.nonce);
+    return without(state, found.map((v) => v.versionId));
+  }
+
+  /** DELETE by version id, concurrently; throws the first failure after all settled. */
+  private async deleteVersions(name: string, versions: readonly VersionEntry[], operation: string): Promise<void> {
+    const key = this.key(name);
+    await forEachConcurrently(versions, (v) => this.gateway.delete(key, name, operation, v.versionId));
+  }
+
+  private addOrphan(name: string, nonce: string): void {
+    let set = this.orphans.get(name);
+    if (!set) this.orphans.set(name, (set = new Set()));
+    set.add(nonce);
+    if (set.size > MAX_ORPHANS) set.delete(set.values().next().value!);
+  }
+
+  private remember(key: string, versionId: string, record: LockRecord): void {
+    this.records.set(cacheKey(key, versionId), record);
+    if (this.records.size > RECORD_CACHE_SIZE) this.records.delete(this.records.keys().next().value!);
+  }
+
+  private newRecord(kind: LockRecord['kind'], lease: LeaseRequest, fencingToken: number): LockRecord {
+    return {
+      kind,
+      leaseId: lease.leaseId,
+      ownerId: lease.ownerId,
+      ttlMs: lease.ttlMs,
+      fencingToken: Math.max(1, fencingToken),
+      nonce: uuidv4(),
+      host: this.options.host,
+      pid: this.options.pid,
+    };
+  }
+
+  /** A tombstone ending another lease (takeover, force release): names that lease, written by us. */
+  private tombstoneFor(ended: LockRecord, fencingToken: number): LockRecord {
+    return { ...ended, kind: 'release', fencingToken: Math.max(1, fencingToken), nonce: uuidv4(), host: this.options.host, pid: this.options.pid };
+  }
+
+  private notAcquired(state: VersionedState): AcquireResult {
+    const owner = ownerOf(state);
+    const expiresAt = expiresAtServer(state, this.options.serverClockToleranceMs);
+    const r = owner?.record;
+    const holder: S3LockHolderInfo | undefined = r && {
+      ownerId: r.ownerId,
+      leaseId: r.leaseId,
+      fencingToken: r.fencingToken,
+      expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
+      host: r.host || undefined,
+      pid: r.pid >= 0 ? r.pid : undefined,
+    };
+    return { acquired: false, holder, freeAt: expiresAt === undefined ? undefined : this.gateway.serverClock.monotonicAt(expiresAt) };
+  }
+
+  private key(name: string): string {
+    return versionedKey(this.options.prefix, name);
+  }
+}
+
+/** A tombstone names this lease: it was released, taken over or force-released. */
+function endedByTombstone(state: VersionedState, leaseId: string): boolean {
+  return state.versions.some((v) => !isLive(v) && v.record.leaseId === leaseId);
+}
+
+function cacheKey(key: string, versionId: string): string {
+  return `${key}\u0000${versionId}`;
+}
+
+/** Runs `task` for every item, at most {@link CONCURRENCY} at a time; rejects with the first error after all settled. */
+async function forEachConcurrently<T>(items: readonly T[], task: (item: T) => Promise<void>): Promise<void> {
+  let firstError: { error: unknown } | undefined;
+  for (let i = 0; i < items.length; i += CONCURRENCY) {
+    const results = await Promise.allSettled(items.slice(i, i + CONCURRENCY).map(task));
+    for (const r of results) if (r.status === 'rejected' && !firstError) firstError = { error: r.reason };
+  }
+  if (firstError) throw firstError.error;
+}

@@ -1,0 +1,97 @@
+/**
+ * Garbage collection of old epochs: only records older than the horizon (server time) and at
+ * least two epochs behind the newest are deleted, and the fencing counter never resets.
+ */
+import type { S3LockEvents } from '../../src';
+import { performance } from 'node:perf_hooks';
+import { MemoryWorld, waitFor, type Proc } from './support';
+
+const HORIZON_MS = 300_000;
+
+describe('garbage collection', () => {
+  let world: MemoryWorld;
+  let a: Proc;
+  const storeErrors: Array<S3LockEvents['storeError']> = [];
+
+  beforeEach(async () => {
+    world = await MemoryWorld.create();
+    a = world.manager({ gcHorizonMs: HORIZON_MS, gcIntervalMs: 0 });
+    a.manager.on('storeError', (e) => storeErrors.push(e));
+    await a.manager.probe();
+  });
+  afterEach(() => world.close());
+
+  async function cycles(proc: Proc, n: number, tokens: number[]): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const lock = proc.manager.lock('gc');
+      await lock.acquire();
+      tokens.push(lock.fencingToken!);
+      await lock.release();
+    }
+  }
+
+  it('after the horizon passes, old records are deleted, the newest two kept, and tokens keep increasing', async () => {
+    const tokens: number[] = [];
+    await cycles(a, 159, tokens); // epochs 1..318
+    // collections ran (releases crossed 64, 128, 192, 256) but nothing was old enough
+    await waitFor(() => a.tap.sent({ operation: 'ListObjectsV2' }).length >= 4, 5000, 'the early collections');
+    expect(await world.epochs('gc')).toHaveLength(318);
+    expect(a.tap.sent({ operation: 'DeleteObjects' })).toHaveLength(0);
+
+    world.store.setClockOffset(2 * 3_600_000);
+    await cycles(a, 1, tokens); // epochs 319 (acquire), 320 (release): crosses 320 = 5 * 64
+    const left = await waitFor(async () => {
+      const epochs = await world.epochs('gc');
+      return epochs.length < 318 ? epochs : undefined;
+    }, 10_000, 'the collection after the horizon');
+    expect(left).toEqual([320, 319]);
+    expect(storeErrors).toEqual([]);
+
+    await cycles(a, 30, tokens); // epochs 321..380: no further crossing, nothing deleted
+    expect(await world.epochs('gc')).toHaveLength(62);
+
+    // a cold process continues the counter from the newest record
+    const c = world.manager();
+    const cold = c.manager.lock('gc');
+    await expect(cold.tryAcquire()).resolves.toBe(true);
+    tokens.push(cold.fencingToken!);
+    await cold.release();
+
+    expect(tokens).toHaveLength(191);
+    for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1]!);
+    expect(tokens[tokens.length - 1]).toBe(381);
+    expect(storeErrors).toEqual([]);
+  }, 60_000);
+
+  it('a process whose cached view is stale reads the log again instead of recreating a collected epoch', async () => {
+    // b's monotonic clock is a test hook: advancing it models b sitting idle
+    let idle = 0;
+    const b = world.manager({ gcHorizonMs: HORIZON_MS, gcIntervalMs: 0 }, { mono: { now: () => performance.now() + idle } });
+    const first = b.manager.lock('gc');
+    await first.acquire();
+    await first.release(); // epochs 1, 2; b's cached view: epoch 2, free
+    const tokens: number[] = [];
+    await cycles(a, 31, tokens); // epochs 3..64
+    world.store.setClockOffset(2 * 3_600_000);
+    await cycles(a, 32, tokens); // epochs 65..128; the release of 128 collects 1..64
+    await waitFor(async () => !(await world.epochs('gc')).includes(3), 10_000, 'epoch 3 to be collected');
+
+    idle = 60_000; // b's view is now a minute old: older than the 30 s a view may be trusted
+    const stale = b.manager.lock('gc');
+    await expect(stale.tryAcquire()).resolves.toBe(true);
+    expect(stale.fencingToken).toBe(129);
+    expect(await world.epochs('gc')).not.toContain(3);
+    await stale.release();
+  }, 30_000);
+
+  it('gcHorizonMs 0 disables collection', async () => {
+    const b = world.manager({ gcHorizonMs: 0, gcIntervalMs: 0 });
+    const tokens: number[] = [];
+    await cycles(b, 33, tokens); // crosses 64
+    world.store.setClockOffset(3 * 3_600_000);
+    await cycles(b, 32, tokens); // crosses 128
+    await new Promise((r) => setTimeout(r, 200));
+    expect(b.tap.sent({ operation: 'DeleteObjects' })).toHaveLength(0);
+    expect(await world.epochs('gc')).toHaveLength(130);
+  }, 30_000);
+});
