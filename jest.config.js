@@ -1,0 +1,56 @@
+/**
+ * Jest projects:
+ *   unit    src/**\/*.spec.ts, no server
+ *   memory  the store contract (test/contract, test/**\/*.e2e-spec.ts) against the in-memory S3,
+ *           plus the in-memory-only tests (test/memory: fault injection)
+ *   rgw     the same contract against Ceph RGW   (needs S3_RGW_ENDPOINT: `npm test` starts it)
+ *   moto    the same contract against moto       (needs S3_MOTO_ENDPOINT: `npm test` starts it)
+ * Each store project's setup file sets process.env.S3_LOCK_TARGET; test/support/store-target.ts
+ * reads it. Run one project with `npx jest --selectProjects memory`.
+ */
+// @nestjs/schedule 12 and @nestjs/terminus 12 ship ESM only: the NestJS tests load them through
+// test/nest/support/esm-to-cjs.transform.js, so they share jest's module registry with the tests.
+const ESM_ONLY = ['@nestjs/schedule', '@nestjs/terminus'];
+const esmOnly = ESM_ONLY.map((p) => p.replace('/', '\\/')).join('|');
+
+const transform = {
+  '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
+  [`/node_modules/(${esmOnly})/.+\\.m?js$`]: '<rootDir>/test/nest/support/esm-to-cjs.transform.js',
+};
+
+const base = {
+  rootDir: __dirname,
+  testEnvironment: 'node',
+  transform,
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly})/)`],
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/dist/'],
+  setupFiles: ['<rootDir>/test/support/quiet-sdk.ts'],
+};
+
+const contract = ['<rootDir>/test/contract/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'];
+
+/** @param {'memory' | 'rgw' | 'moto'} name @param {string} color @param {string[]} extra */
+function store(name, color, extra = []) {
+  return {
+    ...base,
+    displayName: { name, color },
+    testMatch: [...contract, ...extra],
+    setupFiles: [...base.setupFiles, `<rootDir>/test/support/target-${name}.ts`],
+  };
+}
+
+/** @type {import('jest').Config} */
+module.exports = {
+  // global options (jest ignores them inside projects)
+  testTimeout: 120_000,
+  // 2 cores, and the real stores run on the same machine: at most 2 test files at a time.
+  // `npm test -- --runInBand` for strictly one at a time.
+  maxWorkers: 2,
+  projects: [
+    { ...base, displayName: { name: 'unit', color: 'white' }, testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    store('memory', 'cyan', ['<rootDir>/test/memory/**/*.spec.ts']),
+    store('rgw', 'magenta'),
+    store('moto', 'yellow'),
+  ],
+};

@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# `npm test`: the whole test suite, against every store.
+#
+#   npm test                         unit + memory + rgw + moto (starts RGW and moto when root on Debian)
+#   npm test -- -t 'fencing'         extra arguments go to jest
+#   S3_TARGETS=memory,rgw npm test   choose the store projects (unit always runs)
+#   S3_KEEP_SERVERS=1 npm test       leave the servers this run started running (faster re-runs)
+#   S3_RGW_ENDPOINT=http://host:port npm test   use an already running store instead of starting one
+#                                    (S3_RGW_ACCESS_KEY_ID / S3_RGW_SECRET_ACCESS_KEY, same for MOTO)
+#
+# Steps: `npm ci` when node_modules is missing or older than package-lock.json; install the Debian
+# packages (one apt-get run, root only); start RGW and moto in parallel (or reuse running ones);
+# run jest over the selected projects; stop the servers this run started (trap), unless another
+# `npm test` still uses them; exit with jest's code.
+#
+# When a server cannot be started because this is not root / not Debian (start script exit 3):
+#   CI=true    -> fail (exit 1).
+#   otherwise  -> run the other projects, print a block naming the projects NOT run; jest's code.
+# Any other start failure (port taken, daemon crash, apt failure, timeout) fails (exit 1).
+set -uo pipefail
+# The whole script is one brace group: bash parses it completely before running it, so editing
+# this file while a run is in progress cannot derail that run.
+{
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+# shellcheck source=s3/lib.sh
+. scripts/s3/lib.sh
+S3_LOG_TAG=test
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+
+is_ci() { [ "${CI:-}" = true ] || [ "${CI:-}" = 1 ]; }
+T0=$SECONDS
+
+# ---------------------------------------------------------------- node dependencies
+deps_stale() {
+  [ ! -x node_modules/.bin/jest ] || [ ! -f node_modules/.package-lock.json ] ||
+    [ package-lock.json -nt node_modules/.package-lock.json ]
+}
+command -v node >/dev/null && command -v npm >/dev/null || s3_fail 1 "node and npm are required (Node >= 20)"
+if deps_stale; then
+  s3_log "node_modules missing or older than package-lock.json: npm ci"
+  npm ci --no-audit --no-fund || s3_fail 1 "npm ci failed"
+fi
+
+# ---------------------------------------------------------------- targets
+IFS=', ' read -r -a WANT <<<"${S3_TARGETS:-memory,rgw,moto}"
+PROJECTS=(unit)
+SERVERS=()
+for t in "${WANT[@]}"; do
+  case "$t" in
+    memory) PROJECTS+=(memory) ;;
+    rgw | moto) PROJECTS+=("$t") SERVERS+=("$t") ;;
+    unit | '') ;;
+    *) s3_fail 1 "S3_TARGETS: unknown target '$t' (expected a comma-separated subset of memory,rgw,moto)" ;;
+  esac
+done
+
+# ---------------------------------------------------------------- server bookkeeping
+# Several `npm test` runs may share one server. Each run registers its pid under
+# <instance>.sessions/users/; the run that started a server writes <instance>.sessions/managed
+# (the server's pid). The last registered run to finish stops a managed server. Servers started by
+# hand (start-*.sh) or by something else are reused and never stopped here.
+RGW_PIDFILE="${CEPH_BASE:-${TMPDIR:-/tmp}/s3-lock-rgw}/run/client.rgw.a.pid"
+MOTO_PIDFILE="${MOTO_STATE_DIR:-${MOTO_ROOT:-/var/cache/s3-lock/moto-root}}/moto.pid"
+sessions_dir() {
+  case "$1" in
+    rgw) echo "${CEPH_BASE:-${TMPDIR:-/tmp}/s3-lock-rgw}.sessions" ;;
+    moto) echo "${MOTO_STATE_DIR:-${MOTO_ROOT:-/var/cache/s3-lock/moto-root}}.sessions" ;;
+  esac
+}
+server_pidfile() { if [ "$1" = rgw ]; then echo "$RGW_PIDFILE"; else echo "$MOTO_PIDFILE"; fi; }
+proc_start_time() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $20}'; }
+ME_START=$(proc_start_time $$)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/s3-lock-test.XXXXXX") || exit 1
+
+# acquire NAME: start or reuse the server and register this run; KEY=VALUE output in $WORK/NAME.out
+acquire() {
+  local name=$1 dir fd rc=0 state pid
+  dir=$(sessions_dir "$name")
+  mkdir -p "$dir/users" 2>/dev/null && s3_is_root && chmod 1777 "$dir" "$dir/users" 2>/dev/null
+  if s3_open_lock "$dir/lock" fd 2>/dev/null; then
+    flock -w 900 "$fd" || { s3_log "timed out waiting for $dir/lock"; return 1; }
+    S3_ERROR_FILE="$WORK/$name.err" bash "scripts/s3/start-$name.sh" >"$WORK/$name.out" {fd}<&- || rc=$?
+  else
+    S3_ERROR_FILE="$WORK/$name.err" bash "scripts/s3/start-$name.sh" >"$WORK/$name.out" || rc=$?
+  fi
+  if [ "$rc" = 0 ]; then
+    state=$(sed -n 's/^S3_SERVER_STATE=//p' "$WORK/$name.out")
+    pid=$(sed -n 's/^S3_SERVER_PID=//p' "$WORK/$name.out")
+    [ "$state" = started ] && echo "$pid" >"$dir/managed"
+    echo "$ME_START" >"$dir/users/$$" 2>/dev/null || true
+  fi
+  [ -n "${fd:-}" ] && exec {fd}<&-
+  return "$rc"
+}
+
+# release NAME: unregister; stop the server if this was the last run using a server started by a run
+release() {
+  local name=$1 dir fd f p left=0 managed current
+  dir=$(sessions_dir "$name")
+  [ -f "$dir/users/$$" ] || return 0
+  s3_open_lock "$dir/lock" fd 2>/dev/null && flock -w 120 "$fd"
+  rm -f "$dir/users/$$"
+  for f in "$dir"/users/*; do
+    [ -e "$f" ] || continue
+    p=${f##*/}
+    if [ "$(proc_start_time "$p")" = "$(cat "$f" 2>/dev/null)" ]; then left=$((left + 1)); else rm -f "$f" 2>/dev/null; fi
+  done
+  if [ -f "$dir/managed" ]; then
+    managed=$(cat "$dir/managed" 2>/dev/null)
+    current=$(tr -dc '0-9' <"$(server_pidfile "$name")" 2>/dev/null)
+    if [ "$managed" != "$current" ]; then
+      rm -f "$dir/managed" # the server it named is gone or was replaced by a hand-started one
+    elif [ "$left" -gt 0 ]; then
+      s3_log "$name is still used by $left other test run(s); leaving it running"
+    elif [ "${S3_KEEP_SERVERS:-}" = 1 ]; then
+      s3_log "S3_KEEP_SERVERS=1: leaving $name running (stop: scripts/s3/stop-$name.sh)"
+    else
+      if [ -n "${fd:-}" ]; then bash "scripts/s3/stop-$name.sh" {fd}<&-; else bash "scripts/s3/stop-$name.sh"; fi
+      rm -f "$dir/managed"
+    fi
+  fi
+  [ -n "${fd:-}" ] && exec {fd}<&-
+  return 0
+}
+
+JEST_PGID=
+# reap_jest: kill whatever is left of jest's process group
+reap_jest() {
+  [ -n "$JEST_PGID" ] || return 0
+  if kill -0 -- "-$JEST_PGID" 2>/dev/null; then
+    s3_log "stopping leftover processes of the jest run (process group $JEST_PGID)"
+    kill -TERM -- "-$JEST_PGID" 2>/dev/null
+    for _ in $(seq 1 20); do kill -0 -- "-$JEST_PGID" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL -- "-$JEST_PGID" 2>/dev/null
+  fi
+  JEST_PGID=
+}
+
+ACQUIRE_PIDS=()
+cleanup() {
+  local rc=$? p
+  trap - EXIT INT TERM
+  reap_jest
+  # an interrupted start-up: let the start scripts finish (killing them half-way would leave
+  # daemons without pid files), then release what they registered
+  for p in "${ACQUIRE_PIDS[@]}"; do
+    if kill -0 "$p" 2>/dev/null; then
+      s3_log "waiting for a server start-up to finish before cleaning up"
+      wait "$p" 2>/dev/null
+    fi
+  done
+  for s in "${SERVERS[@]}"; do release "$s"; done
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- start servers
+TO_START=()
+for s in "${SERVERS[@]}"; do
+  var="S3_$(echo "$s" | tr a-z A-Z)_ENDPOINT"
+  if [ -n "${!var:-}" ]; then
+    s3_log "$s: using $var=${!var} from the environment (not started or stopped here)"
+  else
+    TO_START+=("$s")
+  fi
+done
+
+SKIPPED=()
+declare -A REASON=()
+if [ ${#TO_START[@]} -gt 0 ]; then
+  if s3_is_root && s3_is_debian; then
+    bash scripts/s3/install-deps.sh "${TO_START[@]}" || s3_fail 1 "installing the Debian packages for ${TO_START[*]} failed"
+    export S3_APT_UPDATED=1
+  fi
+  declare -A JOB=()
+  for s in "${TO_START[@]}"; do
+    acquire "$s" &
+    JOB[$s]=$!
+    ACQUIRE_PIDS+=("$!")
+  done
+  FAILED=()
+  for s in "${TO_START[@]}"; do
+    rc=0
+    wait "${JOB[$s]}" || rc=$?
+    if [ "$rc" = 0 ]; then
+      S=$(echo "$s" | tr a-z A-Z)
+      export "S3_${S}_ENDPOINT=$(sed -n 's/^S3_ENDPOINT=//p' "$WORK/$s.out")"
+      export "S3_${S}_ACCESS_KEY_ID=$(sed -n 's/^S3_ACCESS_KEY=//p' "$WORK/$s.out")"
+      export "S3_${S}_SECRET_ACCESS_KEY=$(sed -n 's/^S3_SECRET_KEY=//p' "$WORK/$s.out")"
+    elif [ "$rc" = "$S3_EXIT_UNSUPPORTED" ]; then
+      SKIPPED+=("$s")
+      REASON[$s]=$(tail -n 1 "$WORK/$s.err" 2>/dev/null)
+      : "${REASON[$s]:=cannot be started on this machine (needs root on Debian)}"
+    else
+      FAILED+=("$s")
+    fi
+  done
+  if [ ${#FAILED[@]} -gt 0 ]; then
+    printf '\n%s\n' "=====================================================================" >&2
+    s3_log "FAILED to start: ${FAILED[*]} (see the messages above). Not running the tests."
+    printf '%s\n\n' "=====================================================================" >&2
+    exit 1
+  fi
+  if [ ${#SKIPPED[@]} -gt 0 ] && is_ci; then
+    printf '\n%s\n' "=====================================================================" >&2
+    for s in "${SKIPPED[@]}"; do s3_log "CI=true but $s cannot be started here: ${REASON[$s]}"; done
+    s3_log "CI must run every store: run as root on Debian. Not running the tests."
+    printf '%s\n\n' "=====================================================================" >&2
+    exit 1
+  fi
+fi
+for s in "${SERVERS[@]}"; do
+  S=$(echo "$s" | tr a-z A-Z)
+  v="S3_${S}_ACCESS_KEY_ID" w="S3_${S}_SECRET_ACCESS_KEY"
+  export "$v=${!v:-testaccesskey}" "$w=${!w:-testsecretkey}"
+done
+
+RUN_PROJECTS=()
+for p in "${PROJECTS[@]}"; do
+  case " ${SKIPPED[*]-} " in *" $p "*) ;; *) RUN_PROJECTS+=("$p") ;; esac
+done
+
+not_run_block() {
+  [ ${#SKIPPED[@]} -gt 0 ] || return 0
+  echo "#####################################################################"
+  echo "#  NOT RUN: jest project(s) ${SKIPPED[*]}"
+  for s in "${SKIPPED[@]}"; do echo "#    $s: ${REASON[$s]}"; done
+  echo "#  Ran only: ${RUN_PROJECTS[*]}"
+  echo "#  Run \`npm test\` as root on Debian (as CI does) to run every store."
+  echo "#####################################################################"
+}
+not_run_block
+s3_log "servers ready after $((SECONDS - T0)) s; jest projects: ${RUN_PROJECTS[*]}"
+for s in "${SERVERS[@]}"; do
+  v="S3_$(echo "$s" | tr a-z A-Z)_ENDPOINT"
+  [ -n "${!v:-}" ] && s3_log "$v=${!v}"
+done
+
+# ---------------------------------------------------------------- jest
+# jest runs in its own process group (setsid), so that the group can be reaped: on Ctrl-C / TERM
+# (the trap) and after a normal end (a worker process a test forgot to kill).
+rc=0
+setsid node_modules/.bin/jest "$@" --selectProjects "${RUN_PROJECTS[@]}" </dev/null &
+JEST_PGID=$!
+wait "$JEST_PGID" || rc=$?
+reap_jest
+not_run_block
+s3_log "jest exited with $rc after $((SECONDS - T0)) s in total"
+exit "$rc"
+}
