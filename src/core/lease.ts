@@ -187,7 +187,10 @@ export class Lease {
       this.lose('taken-over');
       return;
     }
-    if (this.state === 'held') {
+    if (this.state === 'held' && !this.isLive) {
+      // The deadline passed while the renewal was in flight: once not live, never live again.
+      this.lose('deadline-passed');
+    } else if (this.state === 'held') {
       this.deadline = result.sentAt + this.record.ttlMs - this.marginMs;
       this.schedule(result.sentAt);
       this.host.events.emit('renewed', { name: this.name, ownerId: this.record.ownerId, leaseId: this.record.leaseId, fencingToken: this.fencingToken });

@@ -24,6 +24,14 @@ interface Waiter {
   done: boolean;
 }
 
+/**
+ * A release hands the lock to a local waiter directly at most this many times in a row; then it
+ * writes a real release and local waiters stand aside for a poll interval (plus
+ * {@link YIELD_EXTRA_MS}), so that one busy process cannot starve the others.
+ */
+export const MAX_LOCAL_HAND_OFFS = 8;
+const YIELD_EXTRA_MS = 100;
+
 /** Polls start this fast and back off to `maxPollIntervalMs`. */
 const FIRST_POLL_MS = 50;
 
@@ -42,6 +50,9 @@ export class LockQueue {
   private releasing = 0;
   /** Direct first attempts of `wait()` in flight. */
   private firstAttempts = 0;
+  /** Consecutive hand-offs to local waiters, and until when local waiters stand aside after a run of them. */
+  private localHandOffs = 0;
+  private yieldUntil = 0;
   /** The poller's run, and releases of leases nobody wanted any more: `close()` waits for them. */
   private pumpRun: Promise<void> | undefined;
   private readonly strayReleases = new Set<Promise<void>>();
@@ -92,7 +103,7 @@ export class LockQueue {
   async wait(request: LeaseRequest, waitMs: number, signal: AbortSignal | undefined): Promise<Lease> {
     this.assertOpen();
     signal?.throwIfAborted();
-    if (this.waiters.length === 0 && this.firstAttempts === 0) {
+    if (this.waiters.length === 0 && this.firstAttempts === 0 && this.host.mono.now() >= this.yieldUntil) {
       // Nobody queued: one direct attempt. Callers arriving meanwhile queue up behind it.
       this.firstAttempts++;
       try {
@@ -151,14 +162,19 @@ export class LockQueue {
     const protocol = await this.host.protocol();
     const heldMs = Math.round(this.host.mono.now() - lease.acquiredAt);
     const next = this.waiters.find((w) => !w.done);
-    {
-      if (next) {
-        const result = await this.serial(() => protocol.handOff(lease.record, next.request));
-        if (result.acquired) this.deliver(result, next);
-      } else {
-        await this.serial(() => protocol.release(lease.record));
-        this.host.afterRelease(this.name, lease.record);
+    if (next && this.localHandOffs < MAX_LOCAL_HAND_OFFS) {
+      const result = await this.serial(() => protocol.handOff(lease.record, next.request));
+      if (result.acquired) {
+        this.localHandOffs++;
+        this.deliver(result, next);
       }
+    } else {
+      await this.serial(() => protocol.release(lease.record));
+      this.localHandOffs = 0;
+      // Fairness: after a run of local hand-offs, stand aside for one poll interval so that
+      // waiters in other processes, which poll at most that far apart, see the release.
+      if (next) this.yieldUntil = this.host.mono.now() + this.host.maxPollIntervalMs + YIELD_EXTRA_MS;
+      this.host.afterRelease(this.name, lease.record);
     }
     this.host.events.emit('released', { name: this.name, ownerId: lease.record.ownerId, leaseId: lease.record.leaseId, fencingToken: lease.fencingToken, heldMs });
   }
@@ -241,6 +257,11 @@ export class LockQueue {
       if (local?.isLive) {
         // Held here: the release hands over directly; wake up at the latest when its deadline passes.
         await this.wake.wait(local.remainingMs + 5);
+        continue;
+      }
+      const standAside = this.yieldUntil - this.host.mono.now();
+      if (standAside > 0) {
+        await this.wake.wait(standAside);
         continue;
       }
       const head = this.waiters[0]!;

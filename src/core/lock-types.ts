@@ -19,7 +19,7 @@ export interface S3LockState {
         readonly pid: number | undefined;
       }
     | undefined;
-  /** Server time of the holder's acquisition (create-only; undefined if unknown or collected). */
+  /** Server time of the holder's acquisition (undefined if unknown or its record was collected). */
   readonly acquiredAt?: Date;
   /** Server time of the last write to this lock. */
   readonly lastWriteAt: Date | undefined;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import { S3LockClosedError, S3LockTimeoutError } from '../core/errors';
+import { S3LockClosedError, S3LockTimeoutError, type S3LockHolderInfo } from '../core/errors';
 import { S3LockManager } from '../core/lock-manager';
 import type { S3LockOptions, S3LockUsingOptions } from '../core/lock-options';
 import type { S3Lock, S3LockContext, S3LockEventName, S3LockEvents, S3LockState } from '../core/lock-types';
@@ -141,18 +141,22 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
     const { name, onLocked } = request;
     let lock: S3Lock;
     let holderId: string | undefined;
+    let holder: S3LockHolderInfo | undefined;
     let unsubscribe: (() => void) | undefined;
     try {
       lock = this.manager.lock(name, request.ttlMs === undefined ? {} : { ttlMs: request.ttlMs });
       const id = lock.id;
       unsubscribe = this.manager.on('notAcquired', (event) => {
-        if (event.ownerId === id) holderId = event.holderId;
+        if (event.ownerId === id) {
+          holderId = event.holderId;
+          holder = event.holder;
+        }
       });
       if (onLocked === 'wait') {
         await lock.acquire(request.waitMs === undefined ? {} : { waitMs: request.waitMs });
       } else if (!(await lock.tryAcquire())) {
         if (onLocked === 'skip') return { acquired: false, holderId, closed: false };
-        throw new S3LockedException(name, holderId === undefined ? undefined : { ownerId: holderId }, { retryAfterSeconds: 1 });
+        throw new S3LockedException(name, holder ?? (holderId === undefined ? undefined : { ownerId: holderId }), { retryAfterSeconds: retryAfter(holder?.expiresAt) });
       }
     } catch (error) {
       if (error instanceof S3LockClosedError && onLocked === 'skip') return { acquired: false, holderId: undefined, closed: true };

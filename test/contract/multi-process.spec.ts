@@ -111,7 +111,7 @@ describe.each(PROTOCOL_CASES)('several OS processes ($protocol)', ({ protocol, v
     expect(thief.events.filter((e) => e.event === 'error')).toEqual([]);
     // The holder dies: the skewed client takes over within TTL + slack, not an hour off.
     const waiter = spawn({ mode: 'acquire', name, ttlMs, waitMs: 30_000 }, env);
-    await new Promise((r) => setTimeout(r, 1_500)); // let it start and begin waiting
+    await waiter.waitFor((e) => e.event === 'waiting', 60_000); // started, and found the lock held
     holder.signal('SIGKILL');
     const killedAt = monoMs();
     const got = await waiter.waitFor((e) => e.event === 'acquired', ttlMs + slackMs + 10_000);

@@ -91,7 +91,10 @@ async function main(): Promise<void> {
     }
     case 'acquire': {
       const lock = manager.lock(config.name);
-      await lock.acquire();
+      if (!(await lock.tryAcquire())) {
+        say({ event: 'waiting' });
+        await lock.acquire();
+      }
       say({ event: 'acquired', token: lock.fencingToken });
       await lock.release();
       say({ event: 'done' });
