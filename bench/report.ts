@@ -1,0 +1,161 @@
+/** The markdown report of a bench run (stdout and results.md). */
+import { formatCounts, type RequestCounts } from './request-counter';
+import type { BenchResults, ColumnResults } from './results';
+import type { Summary } from './stats';
+import { TARGETS, judge } from './targets';
+
+type Row = readonly string[];
+
+export function renderReport(results: BenchResults): string {
+  const cols = results.columns;
+  const out: string[] = [];
+  const m = results.machine;
+  out.push(`# nestjs-s3-lock bench${results.quick ? ' (--quick)' : ''}`);
+  out.push('');
+  out.push(
+    `\`${results.command}\` · ${results.startedAt} · ${results.durationS.toFixed(0)} s · ${m.cpus} CPUs (${m.cpuModel}), ` +
+      `${m.memoryGiB.toFixed(0)} GiB, Node ${m.node}, ${m.os} · load average ${m.loadAverage.start.toFixed(2)} → ${m.loadAverage.end.toFixed(2)}` +
+      Object.entries(m.storeVersions)
+        .map(([k, v]) => ` · ${k} ${v}`)
+        .join(''),
+  );
+  if (cols.length > 0) {
+    section(out, 'S3 requests per operation', cols, [
+      row(cols, 'store probe (once per manager)', (c) => counts(c.counts?.probe), true),
+      row(cols, 'acquire + release, warm', (c) => counts(c.counts?.warmCycle), true),
+      row(cols, 'acquire + release, cold (no view)', (c) => counts(c.counts?.coldCycle), true),
+      row(cols, 'renewal (`extend()`)', (c) => counts(c.counts?.renewal), true),
+      row(cols, 'takeover of an expired lock', (c) => c.counts && `${counts(c.counts.takeover)}${c.counts.takeoverAttempts > 1 ? ` (${c.counts.takeoverAttempts} tries)` : ''}`, true),
+      row(cols, 'first 1 s of waiting (one process)', (c) => counts(c.counts?.firstSecondOfWaiting), true),
+    ]);
+    section(out, 'Warm acquire + release latency (ms) vs the same S3 calls made directly', cols, [
+      row(cols, 'lock: median / p99', (c) => c.latency && medP99(c.latency.engine)),
+      row(cols, 'raw SDK calls: median / p99', (c) => c.latency && medP99(c.latency.raw)),
+      row(cols, 'overhead: median / p99', (c) => c.latency && `${pct(c.latency.overheadMedianPct)} / ${pct(c.latency.overheadP99Pct)}`),
+      row(cols, 'requests replayed', (c) => c.latency?.plan),
+      row(cols, 'cycles', (c) => c.latency && String(c.latency.engine.n)),
+    ]);
+    section(out, 'Hand-off latency (ms): from release() to the next holder', cols, [
+      row(cols, 'waiter in another process: median (min–max)', (c) => c.handOff && `${ms(c.handOff.otherProcess.median)} (${ms(c.handOff.otherProcess.min)}–${ms(c.handOff.otherProcess.max)}), n=${c.handOff.otherProcess.n}`),
+      row(cols, 'waiter in the same process: median / p99', (c) => c.handOff && medP99(c.handOff.sameProcess)),
+      row(cols, '… of which S3 requests: count, time median', (c) => c.handOff && `${c.handOff.sameProcessRequests}, ${ms(c.handOff.sameProcessStoreMs.median)}`),
+      row(cols, 'one S3 round trip (its first request, raw): median / p99', (c) => c.handOff && medP99(c.handOff.roundTrip)),
+    ]);
+    const waiterCounts = [...new Set(cols.flatMap((c) => c.waiting?.requestsPerSecond.map((r) => r.waiters) ?? []))];
+    section(
+      out,
+      'Waiting cost: S3 requests per second of one waiting process',
+      cols,
+      waiterCounts.map((n) =>
+        row(cols, `${n} waiter${n === 1 ? '' : 's'} in it: req/s (requests in the window)`, (c) => {
+          const r = c.waiting?.requestsPerSecond.find((w) => w.waiters === n);
+          return r && `${num(r.perSecond)} (${r.requests})`;
+        }),
+      ),
+    );
+    const nameCounts = [...new Set(cols.flatMap((c) => c.throughput?.map((t) => t.names) ?? []))];
+    const shape = cols.flatMap((c) => c.throughput ?? [])[0];
+    section(
+      out,
+      `Throughput under contention${shape ? ` (${shape.processes} processes × ${shape.workersPerProcess} workers, ${(shape.durationMs / 1000).toFixed(1)} s)` : ''}: cycles/s (requests per cycle; cycles per process)`,
+      cols,
+      nameCounts.map((n) =>
+        row(cols, `${n} lock name${n === 1 ? '' : 's'}`, (c) => {
+          const t = c.throughput?.find((r) => r.names === n);
+          return t && `${num(t.cyclesPerSecond)} (${num(t.requestsPerCycle)}; ${t.cyclesPerProcess.join('/')})${t.errors > 0 ? `, ${t.errors} errors` : ''}`;
+        }),
+      ),
+    );
+    section(out, 'Targets', cols, TARGETS.map((t, i) => row(cols, t, (c) => verdict(c, i))));
+  }
+  renderContext(out, results);
+  const errorRuns = (c: ColumnResults) => (c.throughput ?? []).filter((t) => t.errors > 0);
+  const notes = cols.filter((c) => c.unavailable || Object.keys(c.failures).length > 0 || c.storeErrors > 0 || errorRuns(c).length > 0);
+  if (notes.length > 0) {
+    out.push('', '### Notes', '');
+    for (const c of notes) {
+      if (c.unavailable) out.push(`- ${c.label}: n/a (${c.unavailable})`);
+      for (const [s, e] of Object.entries(c.failures)) out.push(`- ${c.label}: ${s} failed: ${e}`);
+      if (c.storeErrors > 0) out.push(`- ${c.label}: ${c.storeErrors} storeError events reported by the lock managers`);
+      for (const t of errorRuns(c)) out.push(`- ${c.label}: throughput on ${t.names} name(s): ${t.errors} errors, first: ${t.firstError ?? '?'}`);
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+function renderContext(out: string[], results: BenchResults): void {
+  const rows: Row[] = [];
+  for (const c of results.cpu ?? []) {
+    rows.push(
+      c.unavailable
+        ? [`${c.protocol} on the in-memory store (in-process)`, `n/a (${c.unavailable})`, '', '']
+        : [`${c.protocol} on the in-memory store (in-process)`, `${c.engineUs.toFixed(0)} µs`, `${c.rawUs.toFixed(0)} µs (+${(c.engineUs - c.rawUs).toFixed(0)} µs by the lock)`, ''],
+    );
+  }
+  const r = results.redlock;
+  if (r) {
+    rows.push(
+      r.unavailable
+        ? ['redlock on a local Redis', `n/a (${r.unavailable})`, '', '']
+        : [`redlock on a local Redis ${r.redisVersion}`, `${r.cpuUs!.toFixed(0)} µs (client only)`, `${r.commandsPerCycle!.toFixed(1)} Redis commands`, medP99(r.latency!)],
+    );
+  }
+  if (rows.length === 0) return;
+  out.push('', '### CPU per acquire + release, and redlock for context', '');
+  table(out, ['', 'CPU per cycle', 'raw SDK calls / requests', 'latency median / p99 (ms)'], rows);
+}
+
+function section(out: string[], title: string, cols: readonly ColumnResults[], rows: Row[]): void {
+  if (rows.every((r) => r.slice(1).every((cell) => cell === '–' || cell.startsWith('n/a')))) return;
+  out.push('', `### ${title}`, '');
+  table(out, ['', ...cols.map((c) => c.label)], rows);
+}
+
+function table(out: string[], header: Row, rows: readonly Row[]): void {
+  out.push(`| ${header.join(' | ')} |`);
+  out.push(`|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+  for (const r of rows) out.push(`| ${r.map((cell) => cell.replace(/\|/g, '\\|')).join(' | ')} |`);
+}
+
+/** One row: n/a (with the reason in the first section), or the value, or – when not run. */
+function row(cols: readonly ColumnResults[], label: string, value: (c: ColumnResults) => string | undefined, withReason = false): Row {
+  return [
+    label,
+    ...cols.map((c) => {
+      if (c.unavailable) return withReason ? `n/a (${short(c.unavailable)})` : 'n/a';
+      return value(c) ?? (Object.keys(c.failures).length > 0 ? 'error (see notes)' : '–');
+    }),
+  ];
+}
+
+function verdict(c: ColumnResults, index: number): string | undefined {
+  if (c.unavailable) return undefined;
+  const v = judge(c)[index]!;
+  return v.met === undefined ? undefined : `${v.met ? 'met' : '**missed**'}: ${v.detail}`;
+}
+
+function short(reason: string): string {
+  return reason.length > 80 ? `${reason.slice(0, 77)}…` : reason;
+}
+
+function counts(c: RequestCounts | undefined): string | undefined {
+  return c && formatCounts(c);
+}
+
+export function ms(x: number): string {
+  if (!Number.isFinite(x)) return '–';
+  return x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0);
+}
+
+function medP99(s: Summary): string {
+  return `${ms(s.median)} / ${ms(s.p99)}`;
+}
+
+function pct(x: number): string {
+  return `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
+}
+
+function num(x: number | undefined): string | undefined {
+  if (x === undefined) return undefined;
+  return Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x.toFixed(1)) : '–';
+}

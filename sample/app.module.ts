@@ -1,0 +1,40 @@
+/**
+ * The sample application: S3LockModule configured from the environment (forRootAsync), a locked
+ * route, a locked cron job and a locked queue worker writing to a fenced resource.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { Logger, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { S3LockModule, type S3LockModuleOptions } from '../src';
+import { SAMPLE_CONFIG, type SampleConfig } from './config';
+import { EventLog } from './event-log';
+import { FencedLedger } from './fenced-ledger';
+import { HealthController } from './health.controller';
+import { QueueWorker } from './queue-worker';
+import { ReportsController } from './reports.controller';
+import { ensureBucket, StorageModule } from './storage.module';
+import { TickJob } from './tick.job';
+
+@Module({
+  imports: [
+    StorageModule,
+    ScheduleModule.forRoot(),
+    S3LockModule.forRootAsync({
+      imports: [StorageModule],
+      inject: [SAMPLE_CONFIG, S3Client],
+      useFactory: async (config: SampleConfig, s3: S3Client): Promise<S3LockModuleOptions> => {
+        await ensureBucket(s3, config.bucket);
+        return {
+          client: s3, // the application's client: the module never destroys it (StorageModule does)
+          bucket: config.bucket,
+          ttlMs: config.lockTtlMs,
+          probeOnStartup: true, // an unreachable bucket fails the start, not the first lock
+          logger: new Logger(`S3Lock ${config.instance}`),
+        };
+      },
+    }),
+  ],
+  controllers: [ReportsController, HealthController],
+  providers: [EventLog, TickJob, FencedLedger, QueueWorker],
+})
+export class AppModule {}
