@@ -1,6 +1,7 @@
 import { v4 as uuidv4 } from 'uuid';
 import { epochKey, epochOfKey } from './epoch-key';
-import { S3LockStoreError, type S3LockHolderInfo } from './errors';
+import { S3LockStoreError } from './errors';
+import { holderOf, notAcquiredResult } from './holder-info';
 import { lockKeyPrefix } from './lock-name';
 import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease, RenewResult } from './lock-protocol';
 import { recordFromMetadata, recordToMetadata, type LockRecord } from './lock-record';
@@ -137,7 +138,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       name,
       protocol: 'create-only',
       held: !this.isFree(view),
-      holder: record && { ownerId: record.ownerId, leaseId: record.leaseId, fencingToken: record.fencingToken, host: record.host || undefined, pid: record.pid >= 0 ? record.pid : undefined },
+      holder: record && holderOf(record, expiresAt),
       acquiredAt,
       lastWriteAt: view.lastModifiedMs === undefined ? undefined : new Date(view.lastModifiedMs),
       expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
@@ -326,17 +327,7 @@ export class CreateOnlyProtocol implements LockProtocol {
   }
 
   private notAcquired(view: View): AcquireResult {
-    const r = view.record;
-    const expiresAt = this.expiresAtServer(view);
-    const holder: S3LockHolderInfo | undefined = r && {
-      ownerId: r.ownerId,
-      leaseId: r.leaseId,
-      fencingToken: r.fencingToken,
-      expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
-      host: r.host || undefined,
-      pid: r.pid >= 0 ? r.pid : undefined,
-    };
-    return { acquired: false, holder, freeAt: expiresAt === undefined ? undefined : this.gateway.serverClock.monotonicAt(expiresAt) };
+    return notAcquiredResult(view.record, this.expiresAtServer(view), this.gateway.serverClock);
   }
 
   private key(name: string, epoch: number): string {

@@ -1,5 +1,6 @@
 import { v4 as uuidv4 } from 'uuid';
-import { S3LockStoreError, type S3LockHolderInfo } from './errors';
+import { S3LockStoreError } from './errors';
+import { holderOf, notAcquiredResult } from './holder-info';
 import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease, RenewResult } from './lock-protocol';
 import { recordFromMetadata, recordToMetadata, type LockRecord } from './lock-record';
 import type { S3LockState } from './lock-types';
@@ -203,7 +204,7 @@ export class VersionedProtocol implements LockProtocol {
       name,
       protocol: 'versioned',
       held: availability(state, serverNow, this.options.serverClockToleranceMs) === 'held',
-      holder: r && { ownerId: r.ownerId, leaseId: r.leaseId, fencingToken: r.fencingToken, host: r.host || undefined, pid: r.pid >= 0 ? r.pid : undefined },
+      holder: r && holderOf(r, expiresAt),
       acquiredAt: claim === undefined ? undefined : new Date(claim.lastModifiedMs),
       lastWriteAt: state.versions.length === 0 ? undefined : new Date(lastWrite),
       expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
@@ -439,17 +440,7 @@ export class VersionedProtocol implements LockProtocol {
 
   private notAcquired(state: VersionedState): AcquireResult {
     const owner = ownerOf(state);
-    const expiresAt = expiresAtServer(state, this.options.serverClockToleranceMs);
-    const r = owner?.record;
-    const holder: S3LockHolderInfo | undefined = r && {
-      ownerId: r.ownerId,
-      leaseId: r.leaseId,
-      fencingToken: r.fencingToken,
-      expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
-      host: r.host || undefined,
-      pid: r.pid >= 0 ? r.pid : undefined,
-    };
-    return { acquired: false, holder, freeAt: expiresAt === undefined ? undefined : this.gateway.serverClock.monotonicAt(expiresAt) };
+    return notAcquiredResult(owner?.record, expiresAtServer(state, this.options.serverClockToleranceMs), this.gateway.serverClock);
   }
 
   private key(name: string): string {
