@@ -1,6 +1,6 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { hostname } from 'node:os';
-import { S3LockClosedError, S3LockInvalidOptionsError, S3LockUnsupportedStoreError } from './errors';
+import { S3LockClosedError, S3LockInvalidOptionsError, S3LockLostError, S3LockUnsupportedStoreError } from './errors';
 import { asError } from './lease';
 import { LockEvents } from './lock-events';
 import { LockInstance } from './lock-instance';
@@ -72,7 +72,11 @@ export class S3LockManager {
   async using<T>(name: string, fn: (context: S3LockContext) => Promise<T> | T, options: S3LockUsingOptions = {}): Promise<T> {
     const lock = this.instance(name, options);
     await lock.acquire({ waitMs: options.waitMs, signal: options.signal });
-    const lease = lock.currentLease!;
+    const lease = lock.currentLease;
+    if (!lease) {
+      // Lost between the grant and now (a paused process): never run fn without the lock.
+      throw lock.signal.aborted ? (lock.signal.reason as Error) : new S3LockLostError(lock.name, 'deadline-passed', lock.fencingToken ?? 0);
+    }
     try {
       return await fn({ name: lock.name, signal: lease.signal, fencingToken: lease.fencingToken, extend: () => lease.extend() });
     } finally {

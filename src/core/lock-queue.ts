@@ -48,8 +48,6 @@ export class LockQueue {
   private closed = false;
   /** Releases in progress: the poller stands aside so the release can hand the lock over. */
   private releasing = 0;
-  /** Direct first attempts of `wait()` in flight. */
-  private firstAttempts = 0;
   /** Consecutive hand-offs to local waiters, and until when local waiters stand aside after a run of them. */
   private localHandOffs = 0;
   private yieldUntil = 0;
@@ -103,20 +101,13 @@ export class LockQueue {
   async wait(request: LeaseRequest, waitMs: number, signal: AbortSignal | undefined): Promise<Lease> {
     this.assertOpen();
     signal?.throwIfAborted();
-    if (this.waiters.length === 0 && this.firstAttempts === 0 && this.host.mono.now() >= this.yieldUntil) {
-      // Nobody queued: one direct attempt. Callers arriving meanwhile queue up behind it.
-      this.firstAttempts++;
-      try {
-        const first = await this.tryOnce(request);
-        if (first instanceof Lease) return first;
-      } catch (error) {
-        if (isPermanent(error)) throw error;
-        this.host.events.emit('storeError', { name: this.name, operation: 'acquire', error: asError(error) });
-      } finally {
-        this.firstAttempts--;
-      }
+    if (waitMs === 0) {
+      const once = await this.tryOnce(request);
+      if (once instanceof Lease) return once;
+      throw new S3LockTimeoutError(this.name, 0, once);
     }
-    this.assertOpen();
+    // Every waiter goes through the shared poller, which attempts at once when it starts: the
+    // wait's timer runs from now, and simultaneous callers cost one attempt, not one each.
     return new Promise<Lease>((resolve, reject) => {
       const startedAt = this.host.mono.now();
       const waiter: Waiter = {
@@ -211,15 +202,23 @@ export class LockQueue {
     return { acquired: false, holder: this.lastHolder, freeAt: undefined };
   }
 
-  private grant(result: Extract<AcquireResult, { acquired: true }>): Lease {
+  /**
+   * Makes a lease of a won attempt. A lease whose deadline passed before it could be granted (the
+   * answer came late, or the process was paused) is never handed out: it is declared lost at once,
+   * which also writes a release for it.
+   */
+  private grant(result: Extract<AcquireResult, { acquired: true }>): Lease | undefined {
     const lease = new Lease(result.lease, result.sentAt, this.leaseHost, this.host.safetyMarginFor(result.lease.ttlMs));
     this.holder = lease;
-    return lease;
+    if (lease.isLive) return lease;
+    lease.lose('deadline-passed');
+    return undefined;
   }
 
   /** Gives a lease acquired for `waiter` to it, or releases it if the waiter gave up meanwhile. */
   private deliver(result: Extract<AcquireResult, { acquired: true }>, waiter: Waiter): void {
     const lease = this.grant(result);
+    if (!lease) return; // won too late to be of use: the waiter keeps waiting
     if (!waiter.done) {
       waiter.resolve(lease);
       return;
