@@ -48,7 +48,7 @@ module.exports = {
   // `npm test -- --runInBand` for strictly one at a time.
   maxWorkers: 2,
   projects: [
-    { ...base, displayName: { name: 'unit', color: 'white' }, testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    { ...base, displayName: { name: 'unit', color: 'white' }, testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/verify/**/*.spec.ts'] },
     store('memory', 'cyan', ['<rootDir>/test/memory/**/*.spec.ts']),
     store('rgw', 'magenta'),
     store('moto', 'yellow'),

@@ -245,11 +245,45 @@ done
 # jest runs in its own process group (setsid), so that the group can be reaped: on Ctrl-C / TERM
 # (the trap) and after a normal end (a worker process a test forgot to kill).
 rc=0
-setsid node_modules/.bin/jest "$@" --selectProjects "${RUN_PROJECTS[@]}" </dev/null &
+setsid node_modules/.bin/jest "$@" --selectProjects "${RUN_PROJECTS[@]}" --json --outputFile "$WORK/jest.json" </dev/null &
 JEST_PGID=$!
 wait "$JEST_PGID" || rc=$?
 reap_jest
+s3_log "jest exited with $rc after $((SECONDS - T0)) s"
+read -r passed failed < <(node -e 'try { const r = require(process.argv[1]); console.log(r.numPassedTests, r.numFailedTests + r.numRuntimeErrorTestSuites); } catch { console.log(0, 1); }' "$WORK/jest.json")
+
+# ---------------------------------------------------------------- torture smoke runs
+# The lock under faults, checked by an independent checker (npm run verify, docs/verification.md):
+# VERIFY_SECONDS (default 60) per protocol on each real store, the stores in parallel. Skipped when
+# jest got extra arguments (a focused run) or VERIFY_SECONDS=0.
+VERIFY_SECONDS=${VERIFY_SECONDS:-60}
+if [ $# -eq 0 ] && [ "$VERIFY_SECONDS" != 0 ]; then
+  declare -A VJOB=()
+  for s in "${RUN_PROJECTS[@]}"; do
+    case "$s" in
+      rgw | moto)
+        s3_log "verify: ${VERIFY_SECONDS} s per protocol on $s (log: $WORK/verify-$s.log)"
+        VERIFY_SECONDS=$VERIFY_SECONDS bash scripts/verify.sh --store "$s" --protocol both --out "$WORK/verify-$s" >"$WORK/verify-$s.log" 2>&1 </dev/null &
+        VJOB[$s]=$!
+        ;;
+    esac
+  done
+  for s in "${!VJOB[@]}"; do
+    vrc=0
+    wait "${VJOB[$s]}" || vrc=$?
+    cat "$WORK/verify-$s.log"
+    if [ "$vrc" = 0 ]; then
+      passed=$((passed + 1))
+      s3_log "verify on $s: PASS"
+    else
+      failed=$((failed + 1))
+      rc=1
+      s3_log "verify on $s: FAILED (exit $vrc)"
+    fi
+  done
+fi
 not_run_block
-s3_log "jest exited with $rc after $((SECONDS - T0)) s in total"
+s3_log "finished after $((SECONDS - T0)) s"
+echo "tests: $passed passed, $failed failed"
 exit "$rc"
 }

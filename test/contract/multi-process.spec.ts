@@ -100,7 +100,7 @@ describe.each(PROTOCOL_CASES)('several OS processes ($protocol)', ({ protocol, v
   ])('a client whose clock is off by %s neither steals a live lock nor keeps waiting for a dead one', async (_label, skew) => {
     const ttlMs = 3_000;
     const name = `skew${skew > 0 ? 'ahead' : 'behind'}`;
-    const env = { SKEW_MS: String(skew) };
+    const env = { VERIFY_SKEW_MS: String(skew) };
     // A live lock, renewed by a normal holder: the skewed client never gets it over 3 TTLs.
     const holder = spawn({ mode: 'hold', name, ttlMs });
     await holder.waitFor((e) => e.event === 'acquired', 30_000);

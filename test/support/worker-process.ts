@@ -23,7 +23,7 @@ export class WorkerProcess {
   constructor(config: Record<string, unknown>, env: Record<string, string> = {}) {
     this.child = spawn(
       process.execPath,
-      ['-r', 'ts-node/register/transpile-only', '-r', join(ROOT, 'test/workers/skew-clock.ts'), join(ROOT, 'test/workers/lock-worker.ts'), JSON.stringify(config)],
+      ['-r', 'ts-node/register/transpile-only', '-r', join(ROOT, 'verify/skew-clock.ts'), join(ROOT, 'test/workers/lock-worker.ts'), JSON.stringify(config)],
       { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     createInterface({ input: this.child.stdout! }).on('line', (line) => {

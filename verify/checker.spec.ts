@@ -1,0 +1,270 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkHistory, loadHistory, type ViolationRule } from './checker';
+import type { AttemptRecord, History, PauseRecord, RunRecord, SectionRecord, WorkerInfo } from './history';
+
+// Hand-made histories, one per rule. Worker i has pid 100 + i.
+
+function section(worker: number, name: string, token: number | null, start: number, end: number, extra: Partial<SectionRecord> = {}): SectionRecord {
+  return {
+    type: 'section',
+    worker,
+    pid: 100 + worker,
+    loop: 0,
+    name,
+    api: 'acquire',
+    askedAt: start - 5,
+    start,
+    end,
+    waitMs: 1_000,
+    waitedMs: 5,
+    token,
+    leaseId: `lease-${String(token)}`,
+    ownerId: `owner-${worker}`,
+    lossAt: null,
+    lossReason: null,
+    heldAtStart: true,
+    writes: token === null ? [] : [{ sentAt: start + 1, at: start + 2, token, accepted: true, highest: token }],
+    releasedAt: end + 3,
+    releaseError: null,
+    errors: [],
+    ...extra,
+  };
+}
+
+function attempt(worker: number, askedAt: number, doneAt: number, waitMs: number, extra: Partial<AttemptRecord> = {}): AttemptRecord {
+  return { type: 'attempt', worker, pid: 100 + worker, loop: 0, name: 'a', api: 'acquire', askedAt, doneAt, waitMs, outcome: 'acquired', ...extra };
+}
+
+function workerInfo(index: number, extra: Partial<WorkerInfo> = {}): WorkerInfo {
+  return { index, pid: 100 + index, skewMs: 0, exitCode: 0, signal: null, killed: false, stderrTail: '', ...extra };
+}
+
+function history(parts: { sections?: SectionRecord[]; attempts?: AttemptRecord[]; pauses?: PauseRecord[]; workers?: WorkerInfo[]; crashes?: History['crashes'] } = {}): History {
+  const workers = parts.workers ?? [workerInfo(0), workerInfo(1)];
+  const run: RunRecord = {
+    store: 'memory',
+    endpoint: 'http://127.0.0.1:1',
+    protocol: 'create-only',
+    seconds: 1,
+    ttlMs: 3_000,
+    names: ['a'],
+    faults: true,
+    startedAt: 0,
+    stoppedAt: 10_000,
+    workers,
+    pauses: parts.pauses ?? [],
+    faultCounts: {},
+    resource: { accepted: 0, rejected: 0, byName: {} },
+    bounds: { acquireSlackMs: 3_000, attemptBoundMs: 9_000, lossAfterResumeMs: 500 },
+  };
+  return {
+    run,
+    sections: parts.sections ?? [],
+    attempts: parts.attempts ?? [],
+    crashes: parts.crashes ?? [],
+    done: workers.map((w) => ({ type: 'done' as const, worker: w.index, pid: w.pid, at: 10_000, counts: {} })),
+  };
+}
+
+function rules(h: History): ViolationRule[] {
+  return checkHistory(h).violations.map((v) => v.rule);
+}
+
+describe('checkHistory', () => {
+  it('passes a clean history: sections in turn, tokens increasing, acquisitions in time, workers exited 0', () => {
+    const h = history({
+      sections: [section(0, 'a', 1, 100, 200), section(1, 'a', 2, 250, 300, { askedAt: 150 }), section(0, 'b', 1, 120, 400), section(1, 'a', 5, 300, 350)],
+      attempts: [attempt(0, 95, 100, 1_000), attempt(1, 150, 250, 1_000), attempt(1, 500, 1_400, 1_000, { outcome: 'timeout' })],
+    });
+    const result = checkHistory(h);
+    expect(result.violations).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(result.stats.sections).toBe(4);
+    expect(result.stats.handOffMs).toMatchObject({ count: 1, max: 50 });
+  });
+
+  describe('mutual-exclusion', () => {
+    it('flags two sections of one name that overlap while neither lost its lease', () => {
+      const h = history({ sections: [section(0, 'a', 1, 100, 300), section(1, 'a', 2, 200, 400)] });
+      expect(rules(h)).toEqual(expect.arrayContaining(['mutual-exclusion', 'loss-not-signalled']));
+    });
+
+    it('flags an overlap whose loss signal fired only after the other section began', () => {
+      const h = history({ sections: [section(0, 'a', 1, 100, 300, { lossAt: 250, lossReason: 'taken-over' }), section(1, 'a', 2, 200, 400)] });
+      const v = checkHistory(h).violations;
+      expect(v.map((x) => x.rule)).toEqual(['mutual-exclusion']);
+      expect(v[0]!.message).toContain('fired 50 ms after the overlap began');
+    });
+
+    it('accepts a section that goes on a little after its loss signal fired, before the next one began', () => {
+      const h = history({ sections: [section(0, 'a', 1, 100, 260, { lossAt: 190, lossReason: 'deadline-passed' }), section(1, 'a', 2, 200, 400)] });
+      expect(rules(h)).toEqual([]);
+    });
+
+    it('ignores overlaps across different names', () => {
+      const h = history({ sections: [section(0, 'a', 1, 100, 300), section(1, 'b', 1, 200, 400)] });
+      expect(rules(h)).toEqual([]);
+    });
+
+    it('excuses a SIGSTOPped holder whose signal fired right after SIGCONT, and counts it', () => {
+      const pauses = [{ pid: 100, worker: 0, stopAt: 150, contAt: 5_000 }];
+      const h = history({ sections: [section(0, 'a', 1, 100, 5_010, { lossAt: 5_004, lossReason: 'deadline-passed' }), section(1, 'a', 2, 4_000, 4_100, { askedAt: 120 })], pauses });
+      const result = checkHistory(h);
+      expect(result.violations).toEqual([]);
+      expect(result.stats.pausedOverlapsExcused).toBe(1);
+      expect(result.stats.worstLossAfterResumeMs).toBe(4);
+      expect(result.stats.takeoverMs).toMatchObject({ count: 1, max: 4_000 - 150 });
+    });
+
+    it('excuses a paused holder overtaken just after SIGCONT, before its overdue deadline timer ran', () => {
+      const pauses = [{ pid: 100, worker: 0, stopAt: 150, contAt: 5_000 }];
+      const h = history({ sections: [section(0, 'a', 1, 100, 5_060, { lossAt: 5_050 }), section(1, 'a', 2, 5_030, 5_100)], pauses });
+      expect(rules(h)).toEqual([]);
+    });
+
+    it('does not excuse an overlap with a pause that ended before the stale section was asked for', () => {
+      const pauses = [{ pid: 100, worker: 0, stopAt: 10, contAt: 50 }];
+      const h = history({ sections: [section(0, 'a', 1, 100, 300, { lossAt: 250 }), section(1, 'a', 2, 200, 400)], pauses });
+      expect(rules(h)).toEqual(['mutual-exclusion']);
+    });
+
+    it('counts a paused holder that went on after SIGCONT before its signal fired', () => {
+      const pauses = [{ pid: 100, worker: 0, stopAt: 150, contAt: 5_000 }];
+      const writes = [
+        { sentAt: 140, at: 5_001, token: 1, accepted: true, highest: 1 },
+        { sentAt: 5_002, at: 5_003, token: 1, accepted: false, highest: 2 },
+      ];
+      const h = history({ sections: [section(0, 'a', 1, 100, 5_003, { lossAt: 5_010, writes }), section(1, 'a', 2, 4_000, 4_100)], pauses });
+      const result = checkHistory(h);
+      expect(result.violations).toEqual([]);
+      expect(result.stats.resumedBeforeLoss).toEqual({ sections: 1, writes: 1, writesAccepted: 0 });
+    });
+
+    it('does not excuse a paused holder whose signal fired long after SIGCONT', () => {
+      const pauses = [{ pid: 100, worker: 0, stopAt: 150, contAt: 5_000 }];
+      const h = history({ sections: [section(0, 'a', 1, 100, 6_000, { lossAt: 5_900 }), section(1, 'a', 2, 4_000, 4_100)], pauses });
+      expect(rules(h)).toEqual(['mutual-exclusion']);
+    });
+
+    it('does not excuse an overlap when the pause was of the other worker', () => {
+      const pauses = [{ pid: 101, worker: 1, stopAt: 150, contAt: 5_000 }];
+      const h = history({ sections: [section(0, 'a', 1, 100, 6_000, { lossAt: 5_004 }), section(1, 'a', 2, 5_001, 5_100)], pauses });
+      expect(rules(h)).toEqual(['mutual-exclusion']);
+    });
+  });
+
+  describe('fencing-order', () => {
+    it('flags a later section with a lower token', () => {
+      const h = history({ sections: [section(0, 'a', 5, 100, 200), section(1, 'a', 3, 300, 400)] });
+      expect(rules(h)).toEqual(['fencing-order']);
+    });
+
+    it('flags a token given to two sections', () => {
+      const h = history({ sections: [section(0, 'a', 4, 100, 200), section(1, 'a', 4, 300, 400)] });
+      const v = checkHistory(h).violations;
+      expect(v.map((x) => x.rule)).toEqual(['fencing-order']);
+      expect(v[0]!.message).toContain('given to two sections');
+    });
+
+    it('flags a section without a token', () => {
+      expect(rules(history({ sections: [section(0, 'a', null, 100, 200)] }))).toEqual(['fencing-order']);
+    });
+
+    it('excuses an inversion when the lower-token worker was stopped when the higher token started', () => {
+      // worker 0 acquired token 1, was stopped before it could note the start, worker 1 took over
+      const pauses = [{ pid: 100, worker: 0, stopAt: 90, contAt: 5_000 }];
+      const h = history({
+        sections: [section(0, 'a', 1, 5_001, 5_003, { askedAt: 80, lossAt: 5_002 }), section(1, 'a', 2, 4_000, 4_100)],
+        pauses,
+      });
+      expect(rules(h)).toEqual([]);
+    });
+  });
+
+  describe('acquire-overrun', () => {
+    it('flags an acquisition that took longer than waitMs plus the slack', () => {
+      const h = history({ attempts: [attempt(0, 0, 4_500, 1_000, { outcome: 'timeout' })] });
+      expect(rules(h)).toEqual(['acquire-overrun']);
+      expect(checkHistory(h).stats.worstAcquireOverrunMs).toBe(3_500);
+    });
+
+    it('bounds tryAcquire() by one attempt, not by waitMs', () => {
+      expect(rules(history({ attempts: [attempt(0, 0, 8_000, 0, { api: 'tryAcquire', outcome: 'not-acquired' })] }))).toEqual([]);
+      expect(rules(history({ attempts: [attempt(0, 0, 9_500, 0, { api: 'tryAcquire', outcome: 'not-acquired' })] }))).toEqual(['acquire-overrun']);
+    });
+
+    it('does not count time the worker spent stopped', () => {
+      const h = history({ attempts: [attempt(0, 0, 4_500, 1_000)], pauses: [{ pid: 100, worker: 0, stopAt: 100, contAt: 2_100 }] });
+      expect(rules(h)).toEqual([]);
+    });
+  });
+
+  describe('loss-not-signalled', () => {
+    it('flags a section whose write was rejected as stale but whose signal never fired', () => {
+      const s = section(0, 'a', 3, 100, 200, { writes: [{ sentAt: 150, at: 151, token: 3, accepted: false, highest: 4 }] });
+      expect(rules(history({ sections: [s] }))).toEqual(['loss-not-signalled']);
+    });
+
+    it('accepts a rejected write when the signal fired', () => {
+      const s = section(0, 'a', 3, 100, 200, { lossAt: 180, writes: [{ sentAt: 150, at: 151, token: 3, accepted: false, highest: 4 }] });
+      expect(rules(history({ sections: [s] }))).toEqual([]);
+    });
+
+    it('flags a paused holder that was taken over and never learnt it', () => {
+      const pauses = [{ pid: 100, worker: 0, stopAt: 150, contAt: 5_000 }];
+      const h = history({ sections: [section(0, 'a', 1, 100, 5_100), section(1, 'a', 2, 4_000, 4_100)], pauses });
+      expect(rules(h)).toEqual(expect.arrayContaining(['loss-not-signalled', 'mutual-exclusion']));
+    });
+  });
+
+  describe('acquired-not-held', () => {
+    it('flags acquire() resolving with a lease that is no longer held', () => {
+      expect(rules(history({ sections: [section(0, 'a', 1, 100, 101, { heldAtStart: false, lossAt: 101 })] }))).toEqual(['acquired-not-held']);
+    });
+
+    it('excuses it when the worker was stopped while acquiring', () => {
+      const pauses = [{ pid: 100, worker: 0, stopAt: 96, contAt: 99 }];
+      expect(rules(history({ sections: [section(0, 'a', 1, 100, 101, { heldAtStart: false, lossAt: 101 })], pauses }))).toEqual([]);
+    });
+  });
+
+  describe('crash', () => {
+    it.each([
+      ['a non-zero exit code', { exitCode: 3 }],
+      ['a signal', { exitCode: null, signal: 'SIGSEGV' }],
+      ['a kill after the run', { exitCode: null, killed: true }],
+    ])('flags a worker that ended with %s', (_what, extra) => {
+      expect(rules(history({ workers: [workerInfo(0, extra as Partial<WorkerInfo>)] }))).toEqual(['crash']);
+    });
+
+    it('flags an unhandled rejection logged by a worker', () => {
+      const crashes = [{ type: 'crash' as const, worker: 0, pid: 100, at: 5, kind: 'unhandledRejection' as const, message: 'boom' }];
+      expect(rules(history({ crashes }))).toEqual(['crash']);
+    });
+
+    it('flags a worker that exited 0 without its done record', () => {
+      const h = history();
+      expect(rules({ ...h, done: h.done.slice(1) })).toEqual(['crash']);
+    });
+  });
+
+  it('loadHistory reads run.json and the worker logs, and reports a torn line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'verify-checker-'));
+    try {
+      const h = history({ sections: [section(0, 'a', 1, 100, 200)], attempts: [attempt(0, 95, 100, 1_000)] });
+      writeFileSync(join(dir, 'run.json'), JSON.stringify(h.run));
+      const lines = [...h.sections, ...h.attempts, h.done[0]].map((r) => JSON.stringify(r));
+      writeFileSync(join(dir, 'worker-0.jsonl'), lines.join('\n') + '\n');
+      writeFileSync(join(dir, 'worker-1.jsonl'), JSON.stringify(h.done[1]) + '\n{"type":"sect');
+      const loaded = loadHistory(dir);
+      expect(loaded.sections).toHaveLength(1);
+      expect(loaded.attempts).toHaveLength(1);
+      expect(loaded.done).toHaveLength(2);
+      expect(checkHistory(loaded).violations.map((v) => v.rule)).toEqual(['crash']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,411 @@
+/**
+ * Judges the history of a verification run. Reads only the JSON the workers and the runner wrote
+ * (see ./history.ts); it imports nothing from the engine.
+ *
+ * Rules (docs/verification.md explains each):
+ *  - mutual-exclusion   no two critical sections of one name overlap, unless the loss signal of the
+ *                       stale one (lower token) fired before the overlap began. Belief ends at
+ *                       min(end, lossAt). Excused: the stale holder was SIGSTOPped (before the
+ *                       other section started) and its signal fired within `lossAfterResumeMs` of
+ *                       SIGCONT: its lease ran out while it could not run.
+ *  - fencing-order      fencing tokens strictly increase in start order per name (a section whose
+ *                       worker was paused when the higher-token section started is excused).
+ *  - acquire-overrun    no acquire()/using() takes longer than its waitMs + `acquireSlackMs`, no
+ *                       tryAcquire() longer than `attemptBoundMs` (time the worker spent SIGSTOPped
+ *                       is not counted).
+ *  - loss-not-signalled a section whose lease was taken over (a higher-token section started while
+ *                       it was running, or the resource rejected one of its writes) has a loss time.
+ *  - acquired-not-held  acquire()/tryAcquire() never resolve with a lease that is already dead
+ *                       (isHeld false), unless the worker was paused meanwhile.
+ *  - crash              every worker exited 0 by itself and logged no unhandled rejection,
+ *                       uncaught exception or error of a type the API does not throw.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AttemptOutcome, AttemptRecord, CrashRecord, DoneRecord, History, PauseRecord, RunRecord, SectionRecord, WorkerLogRecord } from './history';
+
+export type ViolationRule = 'mutual-exclusion' | 'fencing-order' | 'acquire-overrun' | 'loss-not-signalled' | 'acquired-not-held' | 'crash';
+
+export const VIOLATION_RULES: readonly ViolationRule[] = ['mutual-exclusion', 'fencing-order', 'acquire-overrun', 'loss-not-signalled', 'acquired-not-held', 'crash'];
+
+export interface Violation {
+  readonly rule: ViolationRule;
+  readonly name?: string;
+  /** When it happened (monotonic ms). */
+  readonly at?: number;
+  readonly pids?: readonly number[];
+  readonly tokens?: ReadonlyArray<number | null>;
+  readonly message: string;
+}
+
+export interface Distribution {
+  readonly count: number;
+  readonly p50: number | null;
+  readonly p95: number | null;
+  readonly max: number | null;
+}
+
+export interface CheckStats {
+  readonly sections: number;
+  readonly sectionsByApi: Readonly<Record<string, number>>;
+  readonly attempts: number;
+  readonly attemptsByOutcome: Readonly<Record<AttemptOutcome, number>>;
+  readonly lossesByReason: Readonly<Record<string, number>>;
+  readonly writes: { readonly total: number; readonly accepted: number; readonly rejected: number; readonly failed: number };
+  /** Overlaps of a SIGSTOPped holder with its successor, excused because its signal fired right after SIGCONT. */
+  readonly pausedOverlapsExcused: number;
+  /** Latest a paused holder's loss signal fired after SIGCONT, ms. */
+  readonly worstLossAfterResumeMs: number | null;
+  /**
+   * Sections paused past their lease that went on after SIGCONT (finished, or wrote) before their
+   * loss signal fired: the event loop runs pending I/O callbacks before overdue timers.
+   */
+  readonly resumedBeforeLoss: { readonly sections: number; readonly writes: number; readonly writesAccepted: number };
+  /** Release to next start, when the next holder was already waiting and the previous one released normally. */
+  readonly handOffMs: Distribution;
+  /** SIGSTOP of a holder (or its loss signal, for losses without a pause), or the next holder's request if later, to the next holder's start. */
+  readonly takeoverMs: Distribution;
+  /** Largest (elapsed - waitMs) over acquire() and using(), pauses not counted. */
+  readonly worstAcquireOverrunMs: number | null;
+  /** Longest tryAcquire(), pauses not counted. */
+  readonly worstTryAcquireMs: number | null;
+}
+
+export interface CheckResult {
+  readonly ok: boolean;
+  readonly violations: readonly Violation[];
+  readonly violationsByRule: Readonly<Record<ViolationRule, number>>;
+  readonly stats: CheckStats;
+}
+
+/** Reads a run directory: run.json and every worker-*.jsonl. Lines that do not parse are reported as crashes. */
+export function loadHistory(dir: string): History {
+  const run = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunRecord;
+  const sections: SectionRecord[] = [];
+  const attempts: AttemptRecord[] = [];
+  const crashes: CrashRecord[] = [];
+  const done: DoneRecord[] = [];
+  for (const file of readdirSync(dir).filter((f) => /^worker-\d+\.jsonl$/.test(f)).sort()) {
+    const worker = Number(/\d+/.exec(file)![0]);
+    const lines = readFileSync(join(dir, file), 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      if (line.trim() === '') return;
+      let record: WorkerLogRecord;
+      try {
+        record = JSON.parse(line) as WorkerLogRecord;
+      } catch {
+        // A torn last line is what a killed worker leaves; anything else is a broken log.
+        crashes.push({ type: 'crash', worker, pid: -1, at: 0, kind: 'fatal', message: `${file} line ${i + 1} is not JSON: ${line.slice(0, 120)}` });
+        return;
+      }
+      if (record.type === 'section') sections.push(record);
+      else if (record.type === 'attempt') attempts.push(record);
+      else if (record.type === 'crash') crashes.push(record);
+      else if (record.type === 'done') done.push(record);
+    });
+  }
+  return { run, sections, attempts, crashes, done };
+}
+
+/** Applies every rule to a history. Pure: the same history always gives the same result. */
+export function checkHistory(history: History): CheckResult {
+  const violations: Violation[] = [];
+  const pauses = new PauseIndex(history.run.pauses);
+  const { acquireSlackMs, attemptBoundMs, lossAfterResumeMs } = history.run.bounds;
+
+  const byName = groupBy(history.sections, (s) => s.name);
+  let pausedOverlapsExcused = 0;
+  let worstLossAfterResumeMs: number | null = null;
+  const takenOver = new Set<SectionRecord>();
+
+  /**
+   * The lower-token section `stale` overlapped `fresh` because its worker was stopped (before
+   * `fresh` started, during `stale`'s acquisition or section), and its loss signal fired within
+   * `lossAfterResumeMs` of SIGCONT: its lease ran out while it could not run.
+   */
+  const pauseExcuse = (stale: SectionRecord, fresh: SectionRecord): PauseRecord | undefined => {
+    if (stale.lossAt === null) return undefined;
+    const p = pauses.lastStartedBy(stale.pid, fresh.start);
+    if (!p || p.contAt < stale.askedAt || stale.lossAt < p.stopAt || stale.lossAt > p.contAt + lossAfterResumeMs) return undefined;
+    return p;
+  };
+
+  for (const [name, list] of byName) {
+    const sections = [...list].sort((a, b) => a.start - b.start || (a.token ?? 0) - (b.token ?? 0));
+
+    // mutual exclusion: belief intervals [start, min(end, lossAt)] must not overlap
+    for (let i = 0; i < sections.length; i++) {
+      const a = sections[i]!;
+      const aBelief = beliefEnd(a);
+      for (let j = i + 1; j < sections.length && sections[j]!.start < aBelief; j++) {
+        const b = sections[j]!;
+        if (Math.min(b.end, b.lossAt ?? Infinity) <= b.start) continue; // b knew it had lost before it began
+        const [stale, fresh] = order(a, b);
+        const excuse = pauseExcuse(stale, fresh);
+        if (excuse) {
+          pausedOverlapsExcused++;
+          const late = stale.lossAt! - excuse.contAt;
+          worstLossAfterResumeMs = Math.max(worstLossAfterResumeMs ?? late, late);
+          continue;
+        }
+        const lateBy = stale.lossAt === null ? 'its loss signal never fired' : `its loss signal fired ${fmt(stale.lossAt - b.start)} ms after the overlap began`;
+        violations.push({
+          rule: 'mutual-exclusion',
+          name,
+          at: b.start,
+          pids: [stale.pid, fresh.pid],
+          tokens: [stale.token, fresh.token],
+          message:
+            `"${name}": worker ${stale.worker} (pid ${stale.pid}, token ${String(stale.token)}, ${stale.start.toFixed(1)}..${stale.end.toFixed(1)}) ` +
+            `still believed it held the lock when worker ${fresh.worker} (pid ${fresh.pid}, token ${String(fresh.token)}) started at ${fresh.start.toFixed(1)}: ${lateBy}`,
+        });
+      }
+    }
+
+    // fencing: tokens strictly increase in start order
+    let maxSoFar = -Infinity;
+    for (let j = 0; j < sections.length; j++) {
+      const s = sections[j]!;
+      if (s.token === null) {
+        violations.push({ rule: 'fencing-order', name, at: s.start, pids: [s.pid], tokens: [null], message: `"${name}": worker ${s.worker} (pid ${s.pid}) held the lock at ${s.start.toFixed(1)} without a fencing token` });
+        continue;
+      }
+      if (s.token > maxSoFar) {
+        maxSoFar = s.token;
+        continue;
+      }
+      for (let i = j - 1; i >= 0; i--) {
+        const earlier = sections[i]!;
+        if (earlier.token === null || earlier.token < s.token) continue;
+        if (earlier.token === s.token) {
+          violations.push({ rule: 'fencing-order', name, at: s.start, pids: [earlier.pid, s.pid], tokens: [earlier.token, s.token], message: `"${name}": token ${s.token} was given to two sections (pids ${earlier.pid} at ${earlier.start.toFixed(1)} and ${s.pid} at ${s.start.toFixed(1)})` });
+          continue;
+        }
+        if (pauses.at(s.pid, earlier.start)) continue; // s acquired first, but its worker was stopped before it could start
+        violations.push({
+          rule: 'fencing-order',
+          name,
+          at: s.start,
+          pids: [earlier.pid, s.pid],
+          tokens: [earlier.token, s.token],
+          message: `"${name}": token ${s.token} (pid ${s.pid}) started at ${s.start.toFixed(1)}, after token ${earlier.token} (pid ${earlier.pid}) started at ${earlier.start.toFixed(1)}`,
+        });
+      }
+    }
+
+    // taken over while still working: a higher token started before this section ended
+    for (const s of sections) {
+      if (s.token === null) continue;
+      for (const o of sections) {
+        if (o.start >= s.end) break;
+        if (o !== s && o.start >= s.start && o.token !== null && o.token > s.token) {
+          takenOver.add(s);
+          break;
+        }
+      }
+    }
+  }
+
+  // every loss signalled: taken-over sections and sections with a rejected write
+  for (const s of history.sections) {
+    const rejected = s.writes.filter((w) => w.accepted === false);
+    if ((takenOver.has(s) || rejected.length > 0) && s.lossAt === null) {
+      const why = rejected.length > 0 ? `the resource rejected ${rejected.length} of its writes as stale` : 'a section with a higher token started before it ended';
+      violations.push({ rule: 'loss-not-signalled', name: s.name, at: s.end, pids: [s.pid], tokens: [s.token], message: `"${s.name}": worker ${s.worker} (pid ${s.pid}, token ${String(s.token)}) lost its lease (${why}) but its loss signal never fired` });
+    }
+    if (s.heldAtStart === false && !pauses.overlaps(s.pid, s.askedAt, s.start)) {
+      violations.push({
+        rule: 'acquired-not-held',
+        name: s.name,
+        at: s.start,
+        pids: [s.pid],
+        tokens: [s.token],
+        message: `"${s.name}": ${s.api}() of worker ${s.worker} (pid ${s.pid}, token ${String(s.token)}) resolved after ${fmt(s.waitedMs)} ms with a lease that was no longer held (isHeld false)`,
+      });
+    }
+  }
+
+  // acquisitions end within waitMs + slack (tryAcquire: within one attempt's bound)
+  let worstAcquireOverrunMs: number | null = null;
+  let worstTryAcquireMs: number | null = null;
+  for (const a of history.attempts) {
+    const elapsed = a.doneAt - a.askedAt - pauses.pausedMs(a.pid, a.askedAt, a.doneAt);
+    const limit = a.api === 'tryAcquire' ? attemptBoundMs : a.waitMs + acquireSlackMs;
+    if (a.api === 'tryAcquire') worstTryAcquireMs = Math.max(worstTryAcquireMs ?? elapsed, elapsed);
+    else worstAcquireOverrunMs = Math.max(worstAcquireOverrunMs ?? elapsed - a.waitMs, elapsed - a.waitMs);
+    if (elapsed > limit) {
+      const bound = a.api === 'tryAcquire' ? `${attemptBoundMs}` : `waitMs + ${acquireSlackMs}`;
+      violations.push({
+        rule: 'acquire-overrun',
+        name: a.name,
+        at: a.doneAt,
+        pids: [a.pid],
+        message: `"${a.name}": ${a.api}() of worker ${a.worker} (pid ${a.pid}) with waitMs ${a.waitMs} took ${fmt(elapsed)} ms (outcome ${a.outcome}${a.errorName ? ` ${a.errorName}` : ''}), more than ${bound}`,
+      });
+    }
+  }
+
+  // crashes
+  for (const w of history.run.workers) {
+    if (w.killed || w.exitCode !== 0 || w.signal !== null) {
+      const how = w.killed ? 'did not exit in time and was killed' : w.signal !== null ? `was terminated by ${w.signal}` : `exited with code ${String(w.exitCode)}`;
+      violations.push({ rule: 'crash', pids: [w.pid], message: `worker ${w.index} (pid ${w.pid}) ${how}${w.stderrTail ? `; stderr: ${w.stderrTail.slice(-400)}` : ''}` });
+    } else if (!history.done.some((d) => d.worker === w.index)) {
+      violations.push({ rule: 'crash', pids: [w.pid], message: `worker ${w.index} (pid ${w.pid}) exited 0 without finishing its loops (no done record)` });
+    }
+  }
+  for (const c of history.crashes) {
+    violations.push({ rule: 'crash', at: c.at, pids: [c.pid], message: `worker ${c.worker} (pid ${c.pid}): ${c.kind}: ${c.message}` });
+  }
+
+  const violationsByRule = Object.fromEntries(VIOLATION_RULES.map((r) => [r, violations.filter((v) => v.rule === r).length])) as Record<ViolationRule, number>;
+  return {
+    ok: violations.length === 0,
+    violations,
+    violationsByRule,
+    stats: {
+      sections: history.sections.length,
+      sectionsByApi: countBy(history.sections, (s) => s.api),
+      attempts: history.attempts.length,
+      attemptsByOutcome: { acquired: 0, timeout: 0, 'not-acquired': 0, 'store-error': 0, error: 0, ...countBy(history.attempts, (a) => a.outcome) },
+      lossesByReason: countBy(
+        history.sections.filter((s) => s.lossAt !== null),
+        (s) => s.lossReason ?? 'unknown',
+      ),
+      writes: {
+        total: sum(history.sections, (s) => s.writes.length),
+        accepted: sum(history.sections, (s) => s.writes.filter((w) => w.accepted === true).length),
+        rejected: sum(history.sections, (s) => s.writes.filter((w) => w.accepted === false).length),
+        failed: sum(history.sections, (s) => s.writes.filter((w) => w.accepted === null).length),
+      },
+      pausedOverlapsExcused,
+      worstLossAfterResumeMs,
+      resumedBeforeLoss: resumedBeforeLoss(history.sections, pauses, history.run.ttlMs),
+      ...handOffs(byName, pauses),
+      worstAcquireOverrunMs,
+      worstTryAcquireMs,
+    },
+  };
+}
+
+/** Hand-off and takeover delays between consecutive holders (token order) of each name. */
+function handOffs(byName: Map<string, SectionRecord[]>, pauses: PauseIndex): { handOffMs: Distribution; takeoverMs: Distribution } {
+  const handOff: number[] = [];
+  const takeover: number[] = [];
+  for (const list of byName.values()) {
+    const sections = list.filter((s) => s.token !== null).sort((a, b) => a.token! - b.token!);
+    for (let i = 1; i < sections.length; i++) {
+      const a = sections[i - 1]!;
+      const b = sections[i]!;
+      const paused = pauses.during(a.pid, a.start, a.end);
+      if (paused) {
+        if (b.start > paused.stopAt) takeover.push(b.start - Math.max(paused.stopAt, b.askedAt));
+      } else if (a.lossAt !== null) {
+        if (b.start > a.lossAt) takeover.push(b.start - Math.max(a.lossAt, b.askedAt));
+      } else if (b.askedAt < a.end && b.start > a.end) {
+        handOff.push(b.start - a.end);
+      }
+    }
+  }
+  return { handOffMs: distribution(handOff), takeoverMs: distribution(takeover) };
+}
+
+/** Sections whose worker was stopped longer than the TTL during the section and acted after SIGCONT before the loss signal fired. */
+function resumedBeforeLoss(sections: readonly SectionRecord[], pauses: PauseIndex, ttlMs: number): CheckStats['resumedBeforeLoss'] {
+  let count = 0;
+  let writes = 0;
+  let writesAccepted = 0;
+  for (const s of sections) {
+    const p = pauses.during(s.pid, s.start, s.end);
+    if (!p || p.contAt - p.stopAt < ttlMs || s.end <= p.contAt) continue;
+    const before = (t: number): boolean => t > p.contAt && (s.lossAt === null || t < s.lossAt);
+    const late = s.writes.filter((w) => before(w.sentAt));
+    if (before(s.end) || late.length > 0) count++;
+    writes += late.length;
+    writesAccepted += late.filter((w) => w.accepted === true).length;
+  }
+  return { sections: count, writes, writesAccepted };
+}
+
+/** SIGSTOP intervals per pid. */
+class PauseIndex {
+  private readonly byPid = new Map<number, PauseRecord[]>();
+
+  constructor(pauses: readonly PauseRecord[]) {
+    for (const p of pauses) {
+      const list = this.byPid.get(p.pid) ?? [];
+      list.push(p);
+      this.byPid.set(p.pid, list);
+    }
+  }
+
+  /** The pause of `pid` that contains `t`. */
+  at(pid: number, t: number): PauseRecord | undefined {
+    return this.byPid.get(pid)?.find((p) => p.stopAt <= t && t <= p.contAt);
+  }
+
+  /** The last pause of `pid` that began at or before `t` (it may have ended since). */
+  lastStartedBy(pid: number, t: number): PauseRecord | undefined {
+    let found: PauseRecord | undefined;
+    for (const p of this.byPid.get(pid) ?? []) if (p.stopAt <= t && (!found || p.stopAt > found.stopAt)) found = p;
+    return found;
+  }
+
+  /** The first pause of `pid` that began within [from, to]. */
+  during(pid: number, from: number, to: number): PauseRecord | undefined {
+    return this.byPid.get(pid)?.find((p) => p.stopAt >= from && p.stopAt <= to);
+  }
+
+  overlaps(pid: number, from: number, to: number): boolean {
+    return this.pausedMs(pid, from, to) > 0;
+  }
+
+  /** Milliseconds of [from, to] during which `pid` was stopped. */
+  pausedMs(pid: number, from: number, to: number): number {
+    let total = 0;
+    for (const p of this.byPid.get(pid) ?? []) total += Math.max(0, Math.min(to, p.contAt) - Math.max(from, p.stopAt));
+    return total;
+  }
+}
+
+function beliefEnd(s: SectionRecord): number {
+  return Math.max(s.start, Math.min(s.end, s.lossAt ?? Infinity));
+}
+
+/** [lower token, higher token]; without tokens, [earlier start, later start]. */
+function order(a: SectionRecord, b: SectionRecord): [SectionRecord, SectionRecord] {
+  if (a.token !== null && b.token !== null && a.token > b.token) return [b, a];
+  return [a, b];
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = map.get(k);
+    if (list) list.push(item);
+    else map.set(k, [item]);
+  }
+  return map;
+}
+
+function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of items) out[key(item)] = (out[key(item)] ?? 0) + 1;
+  return out;
+}
+
+function sum<T>(items: readonly T[], f: (item: T) => number): number {
+  return items.reduce((acc, item) => acc + f(item), 0);
+}
+
+export function distribution(values: readonly number[]): Distribution {
+  if (values.length === 0) return { count: 0, p50: null, p95: null, max: null };
+  const sorted = [...values].sort((a, b) => a - b);
+  const q = (p: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
+  return { count: sorted.length, p50: q(0.5), p95: q(0.95), max: Math.round(sorted[sorted.length - 1]!) };
+}
+
+function fmt(ms: number): string {
+  return ms.toFixed(0);
+}

@@ -1,0 +1,360 @@
+/**
+ * A fault-injecting TCP proxy for HTTP/1.1 between lock clients and an S3 store. It reads each
+ * request completely (head plus a Content-Length or chunked body), then decides its fate:
+ *
+ *  - latency      every request waits a base latency plus exponential jitter before it is forwarded
+ *  - spike        the request is held longer than the TTL, then forwarded anyway: a write the client
+ *                 has given up on (request timeout) reaches the store late
+ *  - slow         the response is held for a while (below the client's request timeout) before it is relayed
+ *  - reset        the client connection is reset before anything is forwarded
+ *  - drop         the request is forwarded; when the store starts answering, the client connection
+ *                 is reset instead of relaying the answer (the write happened, the client cannot know)
+ *  - slowdown     during bursts, requests are answered 503 SlowDown by the proxy (not forwarded)
+ *
+ * One request per connection: requests are forwarded with `Connection: close` and the client
+ * connection ends with the response. Clients should not use keep-alive (the verification workers
+ * use `http.Agent({ keepAlive: false })`); a second request on one connection is refused.
+ */
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Random } from './random';
+
+export type FaultKind = 'latency' | 'spike' | 'slow' | 'reset' | 'drop' | 'slowdown';
+export const FAULT_KINDS: readonly FaultKind[] = ['latency', 'spike', 'slow', 'reset', 'drop', 'slowdown'];
+
+export interface FaultProfile {
+  /** Base latency added to every request, uniform in [min, max] ms. */
+  readonly latencyMs: readonly [number, number];
+  /** Mean of the exponential jitter added on top, ms. */
+  readonly jitterMeanMs: number;
+  /** Probability that a request is held for `spikeMs` before it is forwarded. */
+  readonly spikeProbability: number;
+  readonly spikeMs: readonly [number, number];
+  /** Probability that a response is held for `slowMs` before it is relayed. */
+  readonly slowProbability: number;
+  readonly slowMs: readonly [number, number];
+  /** Probability that a connection is reset before the request is forwarded. */
+  readonly resetProbability: number;
+  /** Probability that the response is dropped after the request reached the store. */
+  readonly dropProbability: number;
+  /** Time between the starts of two 503 SlowDown bursts, ms. */
+  readonly burstEveryMs: readonly [number, number];
+  /** Length of a burst, ms. */
+  readonly burstMs: readonly [number, number];
+  /** Probability that a request during a burst is answered 503. */
+  readonly burstProbability: number;
+}
+
+/** The profile of `npm run verify` for a TTL (spikes are longer than the TTL). */
+export function defaultFaultProfile(ttlMs: number): FaultProfile {
+  return {
+    latencyMs: [1, 8],
+    jitterMeanMs: 12,
+    spikeProbability: 0.004,
+    spikeMs: [Math.round(ttlMs * 1.1), Math.round(ttlMs * 1.6)],
+    slowProbability: 0.01,
+    slowMs: [Math.round(ttlMs * 0.15), Math.round(ttlMs * 0.6)],
+    resetProbability: 0.01,
+    dropProbability: 0.01,
+    burstEveryMs: [8_000, 16_000],
+    burstMs: [300, 1_500],
+    burstProbability: 0.7,
+  };
+}
+
+export interface FaultProxyOptions {
+  readonly upstreamHost: string;
+  readonly upstreamPort: number;
+  /** No faults at all when undefined (a plain forwarding proxy). */
+  readonly profile: FaultProfile | undefined;
+  readonly random: Random;
+  /** Port to listen on (default any). */
+  readonly port?: number;
+}
+
+const MAX_HEAD_BYTES = 64 * 1024;
+const IDLE_TIMEOUT_MS = 60_000;
+
+/** A parsed request, with its raw bytes rewritten to `Connection: close`. */
+interface ProxiedRequest {
+  readonly method: string;
+  readonly raw: Buffer;
+}
+
+export class FaultProxy {
+  private readonly counts: Record<FaultKind | 'requests', number> = { requests: 0, latency: 0, spike: 0, slow: 0, reset: 0, drop: 0, slowdown: 0 };
+  private readonly sockets = new Set<Socket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private burstUntil = 0;
+  private burstTimer: NodeJS.Timeout | undefined;
+  private enabled: boolean;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly options: FaultProxyOptions,
+  ) {
+    this.enabled = options.profile !== undefined;
+  }
+
+  static async start(options: FaultProxyOptions): Promise<FaultProxy> {
+    const server = createServer();
+    const proxy = new FaultProxy(server, options);
+    server.on('connection', (socket) => proxy.onConnection(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    proxy.scheduleBurst();
+    return proxy;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Faults injected so far, by kind, plus the number of requests seen. */
+  faultCounts(): Record<FaultKind | 'requests', number> {
+    return { ...this.counts };
+  }
+
+  /** Turns fault injection on or off (the proxy keeps forwarding). */
+  setEnabled(enabled: boolean): void {
+    this.enabled = enabled && this.options.profile !== undefined;
+    if (!this.enabled) this.burstUntil = 0;
+  }
+
+  /** Starts a 503 burst now (bursts otherwise start on the profile's schedule). */
+  startBurst(durationMs: number): void {
+    if (this.enabled) this.burstUntil = Date.now() + durationMs;
+  }
+
+  /** True while a 503 burst is on. */
+  get inBurst(): boolean {
+    return Date.now() < this.burstUntil;
+  }
+
+  async close(): Promise<void> {
+    if (this.burstTimer) clearTimeout(this.burstTimer);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private scheduleBurst(): void {
+    const profile = this.options.profile;
+    if (!profile) return;
+    const r = this.options.random;
+    this.burstTimer = setTimeout(() => {
+      if (this.enabled) this.burstUntil = Date.now() + r.between(profile.burstMs[0], profile.burstMs[1]);
+      this.scheduleBurst();
+    }, r.between(profile.burstEveryMs[0], profile.burstEveryMs[1]));
+    this.burstTimer.unref();
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+  }
+
+  private onConnection(client: Socket): void {
+    this.track(client);
+    client.setTimeout(IDLE_TIMEOUT_MS, () => client.destroy());
+    let buffered = Buffer.alloc(0);
+    let handled = false;
+    client.on('data', (chunk: Buffer) => {
+      if (handled) {
+        // A second request on this connection: not supported (see the module comment).
+        client.destroy();
+        return;
+      }
+      buffered = Buffer.concat([buffered, chunk]);
+      let request: ProxiedRequest | undefined;
+      try {
+        request = parseRequest(buffered);
+      } catch {
+        client.destroy();
+        return;
+      }
+      if (!request) {
+        if (buffered.length > MAX_HEAD_BYTES * 64) client.destroy();
+        return;
+      }
+      handled = true;
+      this.handle(client, request);
+    });
+  }
+
+  private handle(client: Socket, request: ProxiedRequest): void {
+    this.counts.requests++;
+    const profile = this.enabled ? this.options.profile : undefined;
+    if (!profile) {
+      this.forward(client, request, 0, false, 0);
+      return;
+    }
+    const r = this.options.random;
+    if (this.inBurst && r.chance(profile.burstProbability)) {
+      this.counts.slowdown++;
+      this.later(r.between(1, 5), () => answerSlowDown(client, request.method));
+      return;
+    }
+    if (r.chance(profile.resetProbability)) {
+      this.counts.reset++;
+      this.later(r.between(0, 5), () => resetSocket(client));
+      return;
+    }
+    let delay = r.between(profile.latencyMs[0], profile.latencyMs[1]) + r.exponential(profile.jitterMeanMs);
+    this.counts.latency++;
+    if (r.chance(profile.spikeProbability)) {
+      this.counts.spike++;
+      delay += r.between(profile.spikeMs[0], profile.spikeMs[1]);
+    }
+    const drop = r.chance(profile.dropProbability);
+    if (drop) this.counts.drop++;
+    let slowMs = 0;
+    if (!drop && r.chance(profile.slowProbability)) {
+      this.counts.slow++;
+      slowMs = r.between(profile.slowMs[0], profile.slowMs[1]);
+    }
+    this.forward(client, request, delay, drop, slowMs);
+  }
+
+  /** Forwards after `delayMs` (even if the client left meanwhile), then relays, drops or delays the answer. */
+  private forward(client: Socket, request: ProxiedRequest, delayMs: number, drop: boolean, slowMs: number): void {
+    const go = (): void => {
+      const upstream = connect({ host: this.options.upstreamHost, port: this.options.upstreamPort });
+      this.track(upstream);
+      upstream.setTimeout(IDLE_TIMEOUT_MS, () => upstream.destroy());
+      upstream.write(request.raw);
+      const chunks: Buffer[] = [];
+      let first = true;
+      upstream.on('data', (chunk: Buffer) => {
+        if (first) {
+          first = false;
+          if (drop) {
+            // The store has answered, so it has applied the request: the client never learns.
+            resetSocket(client);
+            upstream.destroy();
+            return;
+          }
+        }
+        if (slowMs > 0) chunks.push(chunk);
+        else if (!client.destroyed) client.write(chunk);
+      });
+      upstream.on('end', () => {
+        if (slowMs > 0) {
+          this.later(slowMs, () => {
+            if (!client.destroyed) client.end(Buffer.concat(chunks));
+          });
+        } else if (!client.destroyed) {
+          client.end();
+        }
+      });
+      upstream.on('error', () => client.destroy());
+      upstream.on('close', () => {
+        if (first && !client.destroyed) client.destroy();
+      });
+    };
+    if (delayMs <= 0) go();
+    else this.later(delayMs, go);
+  }
+}
+
+function resetSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+  else socket.destroy();
+}
+
+/** A minimal 503 SlowDown answer, as S3 gives it. */
+function answerSlowDown(client: Socket, method: string): void {
+  if (client.destroyed) return;
+  const body =
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>verify-${Date.now().toString(36)}</RequestId></Error>`;
+  const head =
+    'HTTP/1.1 503 Slow Down\r\n' +
+    'Content-Type: application/xml\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    `Date: ${new Date().toUTCString()}\r\n` +
+    'Connection: close\r\n\r\n';
+  client.end(method === 'HEAD' ? head : head + body);
+}
+
+/**
+ * Parses one complete HTTP/1.1 request from the start of `data`; undefined when more bytes are
+ * needed. Throws on malformed input. The returned raw bytes carry `Connection: close`.
+ */
+export function parseRequest(data: Buffer): ProxiedRequest | undefined {
+  const headEnd = data.indexOf('\r\n\r\n');
+  if (headEnd < 0) {
+    if (data.length > MAX_HEAD_BYTES) throw new Error('request head too large');
+    return undefined;
+  }
+  const lines = data.subarray(0, headEnd).toString('latin1').split('\r\n');
+  const [method] = lines[0]!.split(' ');
+  if (!method) throw new Error('no request line');
+  let contentLength = 0;
+  let chunked = false;
+  const kept: string[] = [lines[0]!];
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new Error(`bad header line: ${line}`);
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === 'content-length') contentLength = Number(value);
+    if (name === 'transfer-encoding' && value.toLowerCase().includes('chunked')) chunked = true;
+    if (name === 'connection' || name === 'keep-alive') continue;
+    kept.push(line);
+  }
+  kept.push('Connection: close');
+  const bodyStart = headEnd + 4;
+  let bodyEnd: number;
+  if (chunked) {
+    const end = chunkedBodyEnd(data, bodyStart);
+    if (end === undefined) return undefined;
+    bodyEnd = end;
+  } else {
+    if (!Number.isInteger(contentLength) || contentLength < 0) throw new Error('bad content-length');
+    bodyEnd = bodyStart + contentLength;
+    if (data.length < bodyEnd) return undefined;
+  }
+  if (data.length > bodyEnd) throw new Error('pipelined requests are not supported');
+  const raw = Buffer.concat([Buffer.from(kept.join('\r\n') + '\r\n\r\n', 'latin1'), data.subarray(bodyStart, bodyEnd)]);
+  return { method, raw };
+}
+
+/** End offset of a chunked body starting at `start`, or undefined if incomplete. */
+function chunkedBodyEnd(data: Buffer, start: number): number | undefined {
+  let pos = start;
+  for (;;) {
+    const lineEnd = data.indexOf('\r\n', pos);
+    if (lineEnd < 0) return undefined;
+    const size = parseInt(data.subarray(pos, lineEnd).toString('latin1').split(';')[0]!.trim(), 16);
+    if (Number.isNaN(size)) throw new Error('bad chunk size');
+    pos = lineEnd + 2;
+    if (size === 0) {
+      // trailers, then an empty line
+      for (;;) {
+        const end = data.indexOf('\r\n', pos);
+        if (end < 0) return undefined;
+        if (end === pos) return end + 2;
+        pos = end + 2;
+      }
+    }
+    if (data.length < pos + size + 2) return undefined;
+    pos += size + 2;
+  }
+}

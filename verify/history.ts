@@ -1,0 +1,172 @@
+/**
+ * The records a verification run leaves behind, as JSON. Workers write one JSON object per line to
+ * `worker-<index>.jsonl`; the runner writes `run.json`. The checker reads only these files: it
+ * never imports the engine (src/), so it judges what the processes observed, not what the engine
+ * says about itself.
+ *
+ * Every time is in milliseconds of the machine-wide monotonic clock (process.hrtime, i.e.
+ * CLOCK_MONOTONIC), comparable across processes on one machine.
+ */
+
+/** How a worker asked for the lock. */
+export type AcquireApi = 'acquire' | 'using' | 'tryAcquire';
+
+/** One write of a critical section to the fencing resource. */
+export interface WriteRecord {
+  /** When the write was sent. */
+  readonly sentAt: number;
+  /** When its answer arrived. */
+  readonly at: number;
+  readonly token: number;
+  /** true: accepted; false: rejected as stale (a higher token was accepted before); null: no answer (error). */
+  readonly accepted: boolean | null;
+  /** Highest token the resource had accepted for the name when it answered. */
+  readonly highest?: number;
+  /** `lock.isHeld` when the write was sent (instance API only; diagnostic). */
+  readonly held?: boolean;
+  readonly error?: string;
+}
+
+/** One critical section: from the moment the worker learnt it holds the lock to the moment it stopped working. */
+export interface SectionRecord {
+  readonly type: 'section';
+  /** Worker index (0-based) and its OS pid. */
+  readonly worker: number;
+  readonly pid: number;
+  /** Loop inside the worker (workers run several loops on one lock manager). */
+  readonly loop: number;
+  readonly name: string;
+  readonly api: AcquireApi;
+  /** When the worker asked for the lock. */
+  readonly askedAt: number;
+  /** When `acquire()` resolved (or `using()` called back, or `tryAcquire()` returned true). */
+  readonly start: number;
+  /** When the worker stopped working: after its last write, or when it saw the loss signal or a rejected write. */
+  readonly end: number;
+  /** The waitMs the acquisition used (0 for tryAcquire). */
+  readonly waitMs: number;
+  /** start - askedAt. */
+  readonly waitedMs: number;
+  /** Fencing token of the lease (from the `acquired` event / `using` context), null if none was known. */
+  readonly token: number | null;
+  readonly leaseId: string | null;
+  readonly ownerId: string | null;
+  /** When the lease's loss signal fired, if it did by the time the section was logged (one timer tick after the release returned); null otherwise. */
+  readonly lossAt: number | null;
+  /** S3LockLostError.reason of the loss, when it fired. */
+  readonly lossReason: string | null;
+  /** `lock.isHeld` right after acquire() resolved (instance APIs only; null for using()). */
+  readonly heldAtStart: boolean | null;
+  readonly writes: readonly WriteRecord[];
+  /** When release() (or using()) returned. */
+  readonly releasedAt: number | null;
+  readonly releaseError: string | null;
+  /** Errors seen inside the section (unexpected ones are also reported as `crash` records). */
+  readonly errors: readonly string[];
+}
+
+/** Outcome of one acquisition attempt. */
+export type AttemptOutcome = 'acquired' | 'timeout' | 'not-acquired' | 'store-error' | 'error';
+
+/** One acquisition attempt, successful or not. */
+export interface AttemptRecord {
+  readonly type: 'attempt';
+  readonly worker: number;
+  readonly pid: number;
+  readonly loop: number;
+  readonly name: string;
+  readonly api: AcquireApi;
+  readonly askedAt: number;
+  readonly doneAt: number;
+  readonly waitMs: number;
+  readonly outcome: AttemptOutcome;
+  readonly errorName?: string;
+  readonly error?: string;
+}
+
+/** Something that must never happen in a worker: an unhandled rejection, an uncaught exception, an error of a type the API never throws. */
+export interface CrashRecord {
+  readonly type: 'crash';
+  readonly worker: number;
+  readonly pid: number;
+  readonly at: number;
+  readonly kind: 'unhandledRejection' | 'uncaughtException' | 'unexpectedError' | 'fatal';
+  readonly message: string;
+}
+
+/** Engine events a worker counted (storeError, lost), summarised at the end of the run. */
+export interface DoneRecord {
+  readonly type: 'done';
+  readonly worker: number;
+  readonly pid: number;
+  readonly at: number;
+  readonly counts: Readonly<Record<string, number>>;
+}
+
+export type WorkerLogRecord = SectionRecord | AttemptRecord | CrashRecord | DoneRecord;
+
+/** A worker process as the runner saw it. */
+export interface WorkerInfo {
+  readonly index: number;
+  readonly pid: number;
+  /** Wall-clock skew preloaded into the worker, ms. */
+  readonly skewMs: number;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** The runner had to kill it (it did not exit in time after the end of the run). */
+  readonly killed: boolean;
+  readonly stderrTail: string;
+}
+
+/** A SIGSTOP ... SIGCONT of one worker by the runner. */
+export interface PauseRecord {
+  readonly pid: number;
+  readonly worker: number;
+  readonly stopAt: number;
+  readonly contAt: number;
+}
+
+/** Totals of the fencing resource. */
+export interface ResourceStats {
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly byName: Readonly<Record<string, { accepted: number; rejected: number; highest: number }>>;
+}
+
+/** Everything the runner knows about one run (run.json). */
+export interface RunRecord {
+  readonly store: string;
+  readonly endpoint: string;
+  readonly protocol: string;
+  readonly seconds: number;
+  readonly ttlMs: number;
+  readonly names: readonly string[];
+  readonly faults: boolean;
+  readonly startedAt: number;
+  readonly stoppedAt: number;
+  readonly workers: readonly WorkerInfo[];
+  readonly pauses: readonly PauseRecord[];
+  readonly faultCounts: Readonly<Record<string, number>>;
+  readonly resource: ResourceStats;
+  /** Bounds the checker applies (see docs/verification.md). */
+  readonly bounds: CheckBounds;
+}
+
+/** The tolerances of the checks, chosen by the runner from the TTL. */
+export interface CheckBounds {
+  /** acquire() / using() may end this long after their waitMs (one request in flight when the wait ran out). */
+  readonly acquireSlackMs: number;
+  /** tryAcquire() (one attempt: up to a LIST, a HEAD, a PUT and a read-back HEAD) must end within this. */
+  readonly attemptBoundMs: number;
+  /** A paused holder's loss signal must fire within this long after SIGCONT. */
+  readonly lossAfterResumeMs: number;
+}
+
+/** The whole history of one run: what the checker judges. */
+export interface History {
+  readonly run: RunRecord;
+  readonly sections: readonly SectionRecord[];
+  readonly attempts: readonly AttemptRecord[];
+  readonly crashes: readonly CrashRecord[];
+  readonly done: readonly DoneRecord[];
+}

@@ -1,0 +1,156 @@
+/**
+ * The S3 store a verification run uses: the in-memory store (started here, in its own process),
+ * Ceph RGW or moto (already running; scripts/verify.sh starts them), or any endpoint URL.
+ * Buckets are created directly on the store (not through the fault proxy) and deleted afterwards.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  ListBucketsCommand,
+  ListObjectVersionsCommand,
+  ListObjectsV2Command,
+  PutBucketVersioningCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+
+export interface StoreHandle {
+  /** memory | rgw | moto | url */
+  readonly kind: string;
+  readonly endpoint: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** Creates a fresh bucket (versioning enabled when asked). */
+  createBucket(versioned: boolean): Promise<string>;
+  /** Deletes a bucket this handle created, with every object version in it. */
+  deleteBucket(bucket: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+const ROOT = join(__dirname, '..');
+
+/** Opens the store named by `--store`. */
+export async function openStore(store: string): Promise<StoreHandle> {
+  if (store === 'memory') return startMemoryStore();
+  const env = (name: string): string | undefined => process.env[name]?.trim() || undefined;
+  let endpoint: string;
+  let keys: { accessKeyId: string; secretAccessKey: string };
+  if (store === 'rgw' || store === 'moto') {
+    const P = `S3_${store.toUpperCase()}`;
+    endpoint = env(`${P}_ENDPOINT`) ?? (store === 'rgw' ? 'http://127.0.0.1:7480' : 'http://127.0.0.1:5055');
+    keys = { accessKeyId: env(`${P}_ACCESS_KEY_ID`) ?? 'testaccesskey', secretAccessKey: env(`${P}_SECRET_ACCESS_KEY`) ?? 'testsecretkey' };
+  } else if (/^https?:\/\//.test(store)) {
+    endpoint = store;
+    keys = {
+      accessKeyId: env('VERIFY_ACCESS_KEY_ID') ?? env('AWS_ACCESS_KEY_ID') ?? 'testaccesskey',
+      secretAccessKey: env('VERIFY_SECRET_ACCESS_KEY') ?? env('AWS_SECRET_ACCESS_KEY') ?? 'testsecretkey',
+    };
+  } else {
+    throw new Error(`--store must be memory, rgw, moto or an http(s) endpoint URL, got "${store}"`);
+  }
+  const kind = store === 'rgw' || store === 'moto' ? store : 'url';
+  const handle = new S3Store(kind, endpoint.replace(/\/+$/, ''), keys, undefined);
+  try {
+    await handle.admin.send(new ListBucketsCommand({}), { abortSignal: AbortSignal.timeout(10_000) });
+  } catch (error) {
+    await handle.close();
+    const e = error as { name?: string; message?: string };
+    const hint = kind === 'url' ? '' : ` Start it with scripts/s3/start-${kind}.sh (npm run verify does).`;
+    throw new Error(`store ${store} at ${endpoint} is not usable: ${e.name ?? 'Error'}: ${e.message ?? String(error)}.${hint}`);
+  }
+  return handle;
+}
+
+async function startMemoryStore(): Promise<StoreHandle> {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src/testing/in-memory-s3-cli.ts'), '--port', '0'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`in-memory S3 did not start within 30 s: ${stderr}`)), 30_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /^S3_ENDPOINT=(\S+)/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`in-memory S3 exited with ${String(code)}: ${stderr}`));
+    });
+  });
+  return new S3Store('memory', endpoint, { accessKeyId: 'testaccesskey', secretAccessKey: 'testsecretkey' }, child);
+}
+
+class S3Store implements StoreHandle {
+  readonly admin: S3Client;
+  private readonly versioned = new Set<string>();
+
+  constructor(
+    readonly kind: string,
+    readonly endpoint: string,
+    private readonly keys: { accessKeyId: string; secretAccessKey: string },
+    private readonly child: ChildProcess | undefined,
+  ) {
+    this.admin = new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { ...keys },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  get accessKeyId(): string {
+    return this.keys.accessKeyId;
+  }
+
+  get secretAccessKey(): string {
+    return this.keys.secretAccessKey;
+  }
+
+  async createBucket(versioned: boolean): Promise<string> {
+    const bucket = `s3lock-verify-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+    await this.admin.send(new CreateBucketCommand({ Bucket: bucket }));
+    if (versioned) this.versioned.add(bucket);
+    if (versioned) await this.admin.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    return bucket;
+  }
+
+  async deleteBucket(bucket: string): Promise<void> {
+    for (let round = 0; round < 1_000; round++) {
+      let keys: Array<{ Key: string; VersionId?: string }>;
+      if (this.versioned.has(bucket)) {
+        const page = await this.admin.send(new ListObjectVersionsCommand({ Bucket: bucket, MaxKeys: 1000 }));
+        keys = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].filter((v) => v.Key).map((v) => ({ Key: v.Key!, VersionId: v.VersionId }));
+      } else {
+        const page = await this.admin.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 }));
+        keys = (page.Contents ?? []).filter((o) => o.Key).map((o) => ({ Key: o.Key! }));
+      }
+      if (keys.length === 0) break;
+      for (let i = 0; i < keys.length; i += 16) {
+        await Promise.all(keys.slice(i, i + 16).map((k) => this.admin.send(new DeleteObjectCommand({ Bucket: bucket, ...k }))));
+      }
+    }
+    await this.admin.send(new DeleteBucketCommand({ Bucket: bucket }));
+  }
+
+  async close(): Promise<void> {
+    this.admin.destroy();
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }
+}
