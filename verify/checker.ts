@@ -225,16 +225,18 @@ export function checkHistory(history: History): CheckResult {
     }
   }
 
-  // acquisitions end within waitMs + slack (tryAcquire: within one attempt's bound)
+  // acquisitions end within waitMs + slack; a single attempt (tryAcquire, or waitMs 0, which makes
+  // exactly one attempt) within one attempt's bound: its requests are bounded by request timeouts
   let worstAcquireOverrunMs: number | null = null;
   let worstTryAcquireMs: number | null = null;
   for (const a of history.attempts) {
     const elapsed = a.doneAt - a.askedAt - pauses.pausedMs(a.pid, a.askedAt, a.doneAt);
-    const limit = a.api === 'tryAcquire' ? attemptBoundMs : a.waitMs + acquireSlackMs;
-    if (a.api === 'tryAcquire') worstTryAcquireMs = Math.max(worstTryAcquireMs ?? elapsed, elapsed);
+    const single = a.api === 'tryAcquire' || a.waitMs === 0;
+    const limit = single ? attemptBoundMs : a.waitMs + acquireSlackMs;
+    if (single) worstTryAcquireMs = Math.max(worstTryAcquireMs ?? elapsed, elapsed);
     else worstAcquireOverrunMs = Math.max(worstAcquireOverrunMs ?? elapsed - a.waitMs, elapsed - a.waitMs);
     if (elapsed > limit) {
-      const bound = a.api === 'tryAcquire' ? `${attemptBoundMs}` : `waitMs + ${acquireSlackMs}`;
+      const bound = single ? `${attemptBoundMs}` : `waitMs + ${acquireSlackMs}`;
       violations.push({
         rule: 'acquire-overrun',
         name: a.name,

@@ -107,7 +107,7 @@ export function formatSummary(summary: Summary): string {
     line('worst hand-off ms (release->next)', (r) => dist(r.handOffMs)),
     line('worst takeover ms (stop->next)', (r) => dist(r.takeoverMs)),
     line('worst acquire overrun ms (past waitMs)', (r) => (r.worstAcquireOverrunMs === null || r.worstAcquireOverrunMs === undefined ? '-' : String(r.worstAcquireOverrunMs))),
-    line('slowest tryAcquire ms', (r) => (r.worstTryAcquireMs === null || r.worstTryAcquireMs === undefined ? '-' : String(r.worstTryAcquireMs))),
+    line('slowest single attempt ms (tryAcquire, waitMs 0)', (r) => (r.worstTryAcquireMs === null || r.worstTryAcquireMs === undefined ? '-' : String(r.worstTryAcquireMs))),
   ];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => (row[c] ?? '').length)));
   const out: string[] = [];
