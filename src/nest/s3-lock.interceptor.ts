@@ -14,7 +14,8 @@ import { S3LockedException } from './s3-lock.exception';
  * Observable that acquires when subscribed, runs the method in the lock's async context, and
  * releases when the method's result settles, or when a returned Observable completes, errors or is
  * unsubscribed (client gone), or a returned stream ends. On HTTP, a {@link S3LockedException}
- * also sets the `Retry-After` header.
+ * also sets the `Retry-After` header; for microservice and WebSocket handlers it is turned into an
+ * `RpcException` / `WsException` carrying the same body, so the client learns the lock name.
  */
 @Injectable()
 export class S3LockInterceptor implements NestInterceptor {
@@ -27,10 +28,36 @@ export class S3LockInterceptor implements NestInterceptor {
     // next.handle() binds the async context at this call: the handler's wrapper finds the scope.
     return runInHandlerScope(metadata, () => next.handle()).pipe(
       catchError((error: unknown) => {
-        if (error instanceof S3LockedException && context.getType() === 'http') setRetryAfter(context, error.retryAfterSeconds);
+        if (error instanceof S3LockedException) {
+          if (context.getType() === 'http') setRetryAfter(context, error.retryAfterSeconds);
+          else return throwError(() => forTransport(error, context.getType()));
+        }
         return throwError(() => error);
       }),
     );
+  }
+}
+
+/** Exceptions that Nest's RPC and WebSocket exception filters pass on to the client. */
+const TRANSPORT_EXCEPTIONS: Record<string, { module: string; name: string }> = {
+  rpc: { module: '@nestjs/microservices', name: 'RpcException' },
+  ws: { module: '@nestjs/websockets', name: 'WsException' },
+};
+
+/**
+ * Nest's RPC and WebSocket filters answer anything but their own exception type with "Internal
+ * server error": hand them the 423 body (lock name, holder, retry hint) in their own type. The
+ * package is loaded from the application, which has it whenever it serves that transport.
+ */
+function forTransport(error: S3LockedException, type: string): unknown {
+  const transport = TRANSPORT_EXCEPTIONS[type];
+  if (!transport) return error;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const Exception = (require(transport.module) as Record<string, new (body: object) => Error>)[transport.name];
+    return Exception ? new Exception(error.getResponse() as object) : error;
+  } catch {
+    return error;
   }
 }
 
