@@ -40,79 +40,15 @@ for s in rgw moto; do
   case ",$STORES," in *",$s,"* | *",all,"*) SERVERS+=("$s") ;; esac
 done
 
-# ---------------------------------------------------------------- server bookkeeping (as scripts/test.sh)
-sessions_dir() {
-  case "$1" in
-    rgw) echo "${CEPH_BASE:-${TMPDIR:-/tmp}/s3-lock-rgw}.sessions" ;;
-    moto) echo "${MOTO_STATE_DIR:-${MOTO_ROOT:-/var/cache/s3-lock/moto-root}}.sessions" ;;
-  esac
-}
-server_pidfile() {
-  case "$1" in
-    rgw) echo "${CEPH_BASE:-${TMPDIR:-/tmp}/s3-lock-rgw}/run/client.rgw.a.pid" ;;
-    moto) echo "${MOTO_STATE_DIR:-${MOTO_ROOT:-/var/cache/s3-lock/moto-root}}/moto.pid" ;;
-  esac
-}
-proc_start_time() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $20}'; }
-ME_START=$(proc_start_time $$)
+# ---------------------------------------------------------------- server bookkeeping (shared with scripts/test.sh)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/s3-lock-bench.XXXXXX") || exit 1
 REGISTERED=()
-
-# acquire NAME: start or reuse the server and register this run as a user of it
-acquire() {
-  local name=$1 dir fd rc=0 state pid
-  dir=$(sessions_dir "$name")
-  mkdir -p "$dir/users" 2>/dev/null && s3_is_root && chmod 1777 "$dir" "$dir/users" 2>/dev/null
-  s3_open_lock "$dir/lock" fd 2>/dev/null && flock -w 900 "$fd"
-  if [ -n "${fd:-}" ]; then
-    S3_ERROR_FILE="$WORK/$name.err" "scripts/s3/start-$name.sh" >"$WORK/$name.out" {fd}<&- || rc=$?
-  else
-    S3_ERROR_FILE="$WORK/$name.err" "scripts/s3/start-$name.sh" >"$WORK/$name.out" || rc=$?
-  fi
-  if [ "$rc" = 0 ]; then
-    state=$(sed -n 's/^S3_SERVER_STATE=//p' "$WORK/$name.out")
-    pid=$(sed -n 's/^S3_SERVER_PID=//p' "$WORK/$name.out")
-    [ "$state" = started ] && echo "$pid" >"$dir/managed"
-    echo "$ME_START" >"$dir/users/$$" 2>/dev/null || true
-  fi
-  [ -n "${fd:-}" ] && exec {fd}<&-
-  return "$rc"
-}
-
-# release NAME: unregister; stop the server if a run started it and no registered run still uses it
-release() {
-  local name=$1 dir fd f p left=0 managed current
-  dir=$(sessions_dir "$name")
-  [ -f "$dir/users/$$" ] || return 0
-  s3_open_lock "$dir/lock" fd 2>/dev/null && flock -w 120 "$fd"
-  rm -f "$dir/users/$$"
-  for f in "$dir"/users/*; do
-    [ -e "$f" ] || continue
-    p=${f##*/}
-    if [ "$(proc_start_time "$p")" = "$(cat "$f" 2>/dev/null)" ]; then left=$((left + 1)); else rm -f "$f" 2>/dev/null; fi
-  done
-  if [ -f "$dir/managed" ]; then
-    managed=$(cat "$dir/managed" 2>/dev/null)
-    current=$(tr -dc '0-9' <"$(server_pidfile "$name")" 2>/dev/null)
-    if [ "$managed" != "$current" ]; then
-      rm -f "$dir/managed"
-    elif [ "$left" -gt 0 ]; then
-      s3_log "$name is still used by $left other run(s); leaving it running"
-    elif [ "${S3_KEEP_SERVERS:-}" = 1 ]; then
-      s3_log "S3_KEEP_SERVERS=1: leaving $name running (stop: scripts/s3/stop-$name.sh)"
-    else
-      if [ -n "${fd:-}" ]; then "scripts/s3/stop-$name.sh" {fd}<&-; else "scripts/s3/stop-$name.sh"; fi
-      rm -f "$dir/managed"
-    fi
-  fi
-  [ -n "${fd:-}" ] && exec {fd}<&-
-  return 0
-}
+. scripts/s3/sessions.sh
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  for s in "${REGISTERED[@]}"; do release "$s"; done
+  for s in "${REGISTERED[@]}"; do s3_session_release "$s"; done
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -130,7 +66,7 @@ for s in "${SERVERS[@]}"; do
   fi
   s3_log "$s: starting or reusing the server"
   rc=0
-  acquire "$s" || rc=$?
+  s3_session_acquire "$s" || rc=$?
   REGISTERED+=("$s")
   if [ "$rc" = 0 ]; then
     export "S3_${S}_ENDPOINT=$(sed -n 's/^S3_ENDPOINT=//p' "$WORK/$s.out")"

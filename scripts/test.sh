@@ -57,73 +57,8 @@ for t in "${WANT[@]}"; do
 done
 
 # ---------------------------------------------------------------- server bookkeeping
-# Several `npm test` runs may share one server. Each run registers its pid under
-# <instance>.sessions/users/; the run that started a server writes <instance>.sessions/managed
-# (the server's pid). The last registered run to finish stops a managed server. Servers started by
-# hand (start-*.sh) or by something else are reused and never stopped here.
-RGW_PIDFILE="${CEPH_BASE:-${TMPDIR:-/tmp}/s3-lock-rgw}/run/client.rgw.a.pid"
-MOTO_PIDFILE="${MOTO_STATE_DIR:-${MOTO_ROOT:-/var/cache/s3-lock/moto-root}}/moto.pid"
-sessions_dir() {
-  case "$1" in
-    rgw) echo "${CEPH_BASE:-${TMPDIR:-/tmp}/s3-lock-rgw}.sessions" ;;
-    moto) echo "${MOTO_STATE_DIR:-${MOTO_ROOT:-/var/cache/s3-lock/moto-root}}.sessions" ;;
-  esac
-}
-server_pidfile() { if [ "$1" = rgw ]; then echo "$RGW_PIDFILE"; else echo "$MOTO_PIDFILE"; fi; }
-proc_start_time() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $20}'; }
-ME_START=$(proc_start_time $$)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/s3-lock-test.XXXXXX") || exit 1
-
-# acquire NAME: start or reuse the server and register this run; KEY=VALUE output in $WORK/NAME.out
-acquire() {
-  local name=$1 dir fd rc=0 state pid
-  dir=$(sessions_dir "$name")
-  mkdir -p "$dir/users" 2>/dev/null && s3_is_root && chmod 1777 "$dir" "$dir/users" 2>/dev/null
-  if s3_open_lock "$dir/lock" fd 2>/dev/null; then
-    flock -w 900 "$fd" || { s3_log "timed out waiting for $dir/lock"; return 1; }
-    S3_ERROR_FILE="$WORK/$name.err" bash "scripts/s3/start-$name.sh" >"$WORK/$name.out" {fd}<&- || rc=$?
-  else
-    S3_ERROR_FILE="$WORK/$name.err" bash "scripts/s3/start-$name.sh" >"$WORK/$name.out" || rc=$?
-  fi
-  if [ "$rc" = 0 ]; then
-    state=$(sed -n 's/^S3_SERVER_STATE=//p' "$WORK/$name.out")
-    pid=$(sed -n 's/^S3_SERVER_PID=//p' "$WORK/$name.out")
-    [ "$state" = started ] && echo "$pid" >"$dir/managed"
-    echo "$ME_START" >"$dir/users/$$" 2>/dev/null || true
-  fi
-  [ -n "${fd:-}" ] && exec {fd}<&-
-  return "$rc"
-}
-
-# release NAME: unregister; stop the server if this was the last run using a server started by a run
-release() {
-  local name=$1 dir fd f p left=0 managed current
-  dir=$(sessions_dir "$name")
-  [ -f "$dir/users/$$" ] || return 0
-  s3_open_lock "$dir/lock" fd 2>/dev/null && flock -w 120 "$fd"
-  rm -f "$dir/users/$$"
-  for f in "$dir"/users/*; do
-    [ -e "$f" ] || continue
-    p=${f##*/}
-    if [ "$(proc_start_time "$p")" = "$(cat "$f" 2>/dev/null)" ]; then left=$((left + 1)); else rm -f "$f" 2>/dev/null; fi
-  done
-  if [ -f "$dir/managed" ]; then
-    managed=$(cat "$dir/managed" 2>/dev/null)
-    current=$(tr -dc '0-9' <"$(server_pidfile "$name")" 2>/dev/null)
-    if [ "$managed" != "$current" ]; then
-      rm -f "$dir/managed" # the server it named is gone or was replaced by a hand-started one
-    elif [ "$left" -gt 0 ]; then
-      s3_log "$name is still used by $left other test run(s); leaving it running"
-    elif [ "${S3_KEEP_SERVERS:-}" = 1 ]; then
-      s3_log "S3_KEEP_SERVERS=1: leaving $name running (stop: scripts/s3/stop-$name.sh)"
-    else
-      if [ -n "${fd:-}" ]; then bash "scripts/s3/stop-$name.sh" {fd}<&-; else bash "scripts/s3/stop-$name.sh"; fi
-      rm -f "$dir/managed"
-    fi
-  fi
-  [ -n "${fd:-}" ] && exec {fd}<&-
-  return 0
-}
+. scripts/s3/sessions.sh
 
 JEST_PGID=
 # reap_jest: kill whatever is left of jest's process group
@@ -151,7 +86,7 @@ cleanup() {
       wait "$p" 2>/dev/null
     fi
   done
-  for s in "${SERVERS[@]}"; do release "$s"; done
+  for s in "${SERVERS[@]}"; do s3_session_release "$s"; done
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -179,7 +114,7 @@ if [ ${#TO_START[@]} -gt 0 ]; then
   fi
   declare -A JOB=()
   for s in "${TO_START[@]}"; do
-    acquire "$s" &
+    s3_session_acquire "$s" &
     JOB[$s]=$!
     ACQUIRE_PIDS+=("$!")
   done
