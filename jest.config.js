@@ -8,10 +8,12 @@
  * Each store project's setup file sets process.env.S3_LOCK_TARGET; test/support/store-target.ts
  * reads it. Run one project with `npx jest --selectProjects memory`.
  */
-// @nestjs/schedule 12 and @nestjs/terminus 12 ship ESM only: the NestJS tests load them through
-// test/nest/support/esm-to-cjs.transform.js, so they share jest's module registry with the tests.
-const ESM_ONLY = ['@nestjs/schedule', '@nestjs/terminus'];
-const esmOnly = ESM_ONLY.map((p) => p.replace('/', '\\/')).join('|');
+// Nest 12 (every @nestjs package) and some of its dependencies ship ESM only: the tests load them
+// through test/nest/support/esm-to-cjs.transform.js, so they share jest's module registry with the
+// tests on every Node version. The list is read from the installed packages.
+const { esmOnlyPackages } = require('./test/nest/support/esm-only-packages');
+const ESM_ONLY = esmOnlyPackages(`${__dirname}/node_modules`);
+const esmOnly = ESM_ONLY.map((p) => p.replace(/[/.]/g, (c) => `\\${c}`)).join('|');
 
 const transform = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],

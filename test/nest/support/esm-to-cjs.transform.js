@@ -1,18 +1,22 @@
 /**
- * Jest transformer for the ESM-only packages the NestJS tests load (@nestjs/schedule 12,
- * @nestjs/terminus 12): rewrites the few ESM-only expressions they use and compiles to CommonJS,
- * so that they share jest's module registry (one @nestjs/common, one Reflect) with the tests.
- * Wired in jest.config.js through `transform` and `transformIgnorePatterns`.
+ * Jest transformer for the ESM-only packages the tests load (every Nest 12 package, and the
+ * ESM-only packages they depend on; esm-only-packages.js finds them): rewrites the few ESM-only
+ * expressions they use and compiles to CommonJS, so that they share jest's module registry (one
+ * @nestjs/common, one Reflect) with the tests. `import()` becomes jest's `require()`, and so does
+ * `createRequire(import.meta.url)`: a package Nest loads lazily (platform-express, microservices)
+ * comes from the same registry too. Works the same on every Node version (no
+ * --experimental-vm-modules). Wired in jest.config.js through `transform` and
+ * `transformIgnorePatterns`.
  */
 const { createHash } = require('node:crypto');
 const ts = require('typescript');
 
-const VERSION = '1';
+const VERSION = '2';
 
 function rewriteEsmOnly(source) {
   return source
-    .replace(/^\s*import\s*\{\s*createRequire\s*\}\s*from\s*['"](node:)?module['"];?\s*$/gm, '')
     .replace(/^\s*const\s+require\s*=\s*createRequire\(import\.meta\.url\);?\s*$/gm, '')
+    .replace(/\bcreateRequire\(import\.meta\.url\)/g, 'require')
     .replace(/import\.meta\.dirname/g, '__dirname')
     .replace(/import\.meta\.filename/g, '__filename')
     .replace(/import\.meta\.url/g, "require('node:url').pathToFileURL(__filename).href")
