@@ -11,20 +11,12 @@
 // Nest 12 (every @nestjs package) and some of its dependencies ship ESM only: the tests load them
 // through test/nest/support/esm-to-cjs.transform.js, so they share jest's module registry with the
 // tests on every Node version. The list is read from the installed packages.
-const { esmOnlyPackages } = require('./test/nest/support/esm-only-packages');
-const ESM_ONLY = esmOnlyPackages(`${__dirname}/node_modules`);
-const esmOnly = ESM_ONLY.map((p) => p.replace(/[/.]/g, (c) => `\\${c}`)).join('|');
-
-const transform = {
-  '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
-  [`/node_modules/(${esmOnly})/.+\\.m?js$`]: '<rootDir>/test/nest/support/esm-to-cjs.transform.js',
-};
+const { esmOnlyPackages, esmTransformOptions } = require('./test/nest/support/esm-only-packages');
 
 const base = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  transform,
-  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly})/)`],
+  ...esmTransformOptions(__dirname, esmOnlyPackages(`${__dirname}/node_modules`)),
   moduleFileExtensions: ['ts', 'js', 'json'],
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/dist/'],
   setupFiles: ['<rootDir>/test/support/quiet-sdk.ts'],

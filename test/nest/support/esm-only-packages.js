@@ -47,4 +47,20 @@ function esmOnlyPackages(nodeModules, depth = 1) {
   return [...found].sort();
 }
 
-module.exports = { esmOnlyPackages };
+/**
+ * jest `transform` and `transformIgnorePatterns` that compile the TypeScript sources with ts-jest
+ * and load the ESM-only packages `names` through esm-to-cjs.transform.js.
+ * @param {string} rootDir @param {string[]} names
+ */
+function esmTransformOptions(rootDir, names) {
+  const list = names.map((p) => p.replace(/[/.]/g, (c) => `\\${c}`)).join('|');
+  return {
+    transform: {
+      '^.+\\.ts$': ['ts-jest', { tsconfig: `${rootDir}/tsconfig.json` }],
+      [`/node_modules/(${list})/.+\\.m?js$`]: `${rootDir}/test/nest/support/esm-to-cjs.transform.js`,
+    },
+    transformIgnorePatterns: [`/node_modules/(?!(${list})/)`],
+  };
+}
+
+module.exports = { esmOnlyPackages, esmTransformOptions };
