@@ -217,6 +217,12 @@ if [ $# -eq 0 ] && [ "$VERIFY_SECONDS" != 0 ]; then
     fi
   done
 fi
+# package checks, the Nest 11 run, Node 22 and 24 (scripts/test-compat.sh); skipped on a focused run
+if [ $# -eq 0 ]; then
+  bash scripts/test-compat.sh "$WORK/compat.counts" </dev/null || rc=1
+  read -r cp cf <"$WORK/compat.counts" || { cp=0 cf=1; }
+  passed=$((passed + cp)) failed=$((failed + cf))
+fi
 not_run_block
 s3_log "finished after $((SECONDS - T0)) s"
 echo "tests: $passed passed, $failed failed"
