@@ -10,6 +10,7 @@ export {
   S3LockTimeoutError,
   S3LockLostError,
   S3LockUnsupportedStoreError,
+  S3LockProtocolMismatchError,
   S3LockInvalidOptionsError,
   S3LockStoreError,
   S3LockClosedError,

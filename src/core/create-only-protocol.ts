@@ -8,6 +8,7 @@ import { recordFromMetadata, recordToMetadata, type LockRecord } from './lock-re
 import type { S3LockState } from './lock-types';
 import type { HeadResult, S3Gateway } from './s3-gateway';
 import { sleep } from './async-tools';
+import type { CreateOnlyGuard } from './create-only-guard';
 import type { MonotonicClock } from './server-clock';
 
 /** HTTP dates have 1 s resolution: a record dated D was written before D + 1 s. */
@@ -63,6 +64,8 @@ export class CreateOnlyProtocol implements LockProtocol {
     private readonly gateway: S3Gateway,
     private readonly options: CreateOnlyProtocolOptions,
     private readonly mono: MonotonicClock,
+    /** Checks that the store still honours create-only writes (versioning switched on under us). */
+    private readonly guard?: CreateOnlyGuard,
   ) {}
 
   async tryAcquire(request: LeaseRequest): Promise<AcquireResult> {
@@ -216,6 +219,7 @@ export class CreateOnlyProtocol implements LockProtocol {
     const metadata = recordToMetadata(record);
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
+      this.guard?.assertTrusted();
       const out = await this.gateway.createIfAbsent(key, metadata, name, operation);
       if (!this.unsettled.has(record.leaseId)) this.unsettled.set(record.leaseId, out.sentAt);
       const sentAt = (): number => {
@@ -224,6 +228,7 @@ export class CreateOnlyProtocol implements LockProtocol {
         return Math.min(since, out.sentAt);
       };
       if (out.kind === 'created') {
+        await this.guard?.confirm(out.versionId);
         this.views.set(name, { epoch, record, lastModifiedMs: undefined, confirmedAt: out.sentAt });
         return { mine: true, sentAt: sentAt() };
       }
@@ -232,6 +237,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       if (head.found) {
         const found = recordFromMetadata(name, key, head.metadata);
         if (found.nonce === record.nonce || (found.leaseId === record.leaseId && found.kind === record.kind && found.ownerId === record.ownerId)) {
+          await this.guard?.confirm(head.versionId);
           this.views.set(name, { epoch, record: found, lastModifiedMs: head.lastModifiedMs, confirmedAt: out.sentAt });
           return { mine: true, sentAt: sentAt() };
         }

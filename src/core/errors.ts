@@ -81,7 +81,9 @@ export type S3LockProbePrimitive =
   | 'if-none-match'
   | 'versioning'
   | 'list-object-versions'
-  | 'bucket-access';
+  | 'bucket-access'
+  /** The prefix is declared (in `<prefix>.protocol`) for another protocol than the one configured. */
+  | 'protocol-declaration';
 
 /** The store (bucket and prefix) cannot support the chosen protocol. */
 export class S3LockUnsupportedStoreError extends S3LockError {
@@ -92,13 +94,36 @@ export class S3LockUnsupportedStoreError extends S3LockError {
     readonly failedPrimitive: S3LockProbePrimitive,
     readonly advice: string,
     cause?: unknown,
+    /** For {@link S3LockProtocolMismatchError}: the protocol the prefix is declared for. */
+    declaredProtocol?: string,
   ) {
     super(
       `Store refused for protocol "${protocol}" (bucket "${bucket}", prefix "${prefix}"): ` +
-        `${primitiveText(failedPrimitive)}. ${advice}`,
+        `${primitiveText(failedPrimitive, protocol, declaredProtocol)}. ${advice}`,
       undefined,
       { cause },
     );
+  }
+}
+
+/**
+ * The bucket and prefix are declared for another protocol than the one this manager is configured
+ * for: processes on one prefix must all use one protocol (neither sees the other's leases). The
+ * declaration is the object `<prefix>.protocol`, written by the first manager that used the prefix.
+ */
+export class S3LockProtocolMismatchError extends S3LockUnsupportedStoreError {
+  constructor(
+    bucket: string,
+    prefix: string,
+    /** The protocol this manager is configured for. */
+    configuredProtocol: string,
+    /** The protocol the prefix is declared for (as written in the declaration). */
+    readonly declaredProtocol: string,
+    /** Key of the declaration object. */
+    readonly declarationKey: string,
+    advice: string,
+  ) {
+    super(bucket, prefix, configuredProtocol, 'protocol-declaration', advice, undefined, declaredProtocol);
   }
 }
 
@@ -169,7 +194,7 @@ function lossText(reason: S3LockLossReason): string {
   }
 }
 
-function primitiveText(p: S3LockProbePrimitive): string {
+function primitiveText(p: S3LockProbePrimitive, configured: string, declared: string | undefined): string {
   switch (p) {
     case 'if-none-match':
       return 'PutObject with If-None-Match: * was not honoured (a second create of the same key succeeded)';
@@ -179,6 +204,8 @@ function primitiveText(p: S3LockProbePrimitive): string {
       return 'ListObjectVersions did not list the versions just written, newest first';
     case 'bucket-access':
       return 'the bucket could not be reached';
+    case 'protocol-declaration':
+      return `this prefix is declared for protocol '${declared ?? '?'}', and this manager is configured for '${configured}'`;
   }
 }
 

@@ -25,6 +25,25 @@ describe('lock names', () => {
     }
     expect(checkLockName('order:42/ünï')).toBe('order:42/ünï');
   });
+  it.each([
+    ['U+FFFF', 'a\uffffb'],
+    ['U+FFFE', '\ufffe'],
+  ])('refuse %s, which XML 1.0 does not allow (S3 lists keys in XML), naming the lock and the rule', (code, name) => {
+    try {
+      checkLockName(name);
+      throw new Error('accepted');
+    } catch (e) {
+      expect(e).toBeInstanceOf(S3LockInvalidOptionsError);
+      const error = e as S3LockInvalidOptionsError;
+      expect(error.option).toBe('name');
+      expect(error.lockName).toBe(JSON.stringify(name));
+      expect(error.message).toContain(`must not contain ${code}`);
+      expect(error.message).toContain('XML 1.0');
+    }
+  });
+  it('accept every other character XML 1.0 allows, astral ones included', () => {
+    for (const ok of ['\ufffd', '\ud7ff', '\ue000', 'emoji \u{1F512}', '\u{10FFFF}', '\ufdd0']) expect(checkLockName(ok)).toBe(ok);
+  });
   it('encode into one segment that cannot escape or collide', () => {
     const names = ['a', 'a/b', 'a%2Fb', '.', '..', '../x', '.probe', 'A', 'a b', '*', '~', "it's"];
     const encoded = names.map(encodeLockName);

@@ -162,16 +162,34 @@ export class S3LockManager {
     return q;
   }
 
-  /** The protocol, chosen by the probe at first use. A store failure during the probe is not cached. */
+  /**
+   * The protocol, chosen at first use from the prefix's declaration and the probe. A store failure
+   * during selection is not cached; a refusal (probe failed, or the prefix is declared for another
+   * protocol) is.
+   */
   private protocol(): Promise<LockProtocol> {
     if (!this.protocolPromise) {
-      const attempt = selectProtocol({ gateway: this.gateway, options: this.options, mono: this.mono, pid: process.pid });
+      const attempt = selectProtocol({
+        gateway: this.gateway,
+        options: this.options,
+        mono: this.mono,
+        pid: process.pid,
+        refused: (error) => this.refuseFromNowOn(error),
+      });
       this.protocolPromise = attempt;
       attempt.catch((error: unknown) => {
         if (!(error instanceof S3LockUnsupportedStoreError) && this.protocolPromise === attempt) this.protocolPromise = undefined;
       });
     }
     return this.protocolPromise;
+  }
+
+  /** The store was refused after start (it stopped honouring the protocol's writes): every later operation fails with `error`. */
+  private refuseFromNowOn(error: S3LockUnsupportedStoreError): void {
+    const refused = Promise.reject(error);
+    refused.catch(() => undefined);
+    this.protocolPromise = refused;
+    this.logger?.error(`s3-lock: ${error.message}`);
   }
 
   private collectGarbage(name: string, lease: ProtocolLease): void {

@@ -5,7 +5,8 @@ export const MAX_LOCK_NAME_LENGTH = 256;
 
 /**
  * Validates a lock name: a non-empty string of at most {@link MAX_LOCK_NAME_LENGTH} characters
- * without control characters. Any other character is allowed; names are encoded into keys.
+ * without control characters, lone surrogates, U+FFFE or U+FFFF (see {@link XML_RULE}). Any other
+ * character is allowed; names are encoded into keys.
  */
 export function checkLockName(name: unknown): string {
   if (typeof name !== 'string') {
@@ -19,7 +20,29 @@ export function checkLockName(name: unknown): string {
     throw new S3LockInvalidOptionsError('name', 'a lock name must not contain control characters', JSON.stringify(name));
   }
   if (!isWellFormed(name)) throw new S3LockInvalidOptionsError('name', 'a lock name must be well-formed UTF-16 (no lone surrogates)', name);
+  const notXml = firstNonXmlCharacter(name);
+  if (notXml !== undefined) {
+    throw new S3LockInvalidOptionsError('name', `a lock name must not contain ${notXml}: ${XML_RULE}`, JSON.stringify(name));
+  }
   return name;
+}
+
+/**
+ * Why names and prefixes are limited to XML 1.0 characters: S3 returns listed keys in XML (the
+ * library lists without `EncodingType=url`), so a key with another character makes a listing
+ * that is not well-formed XML, and DeleteObjects cannot name it.
+ */
+export const XML_RULE =
+  'S3 returns keys in XML listings, and XML 1.0 allows no U+FFFE, U+FFFF, lone surrogates or control characters other than tab, LF and CR';
+
+/** XML 1.0's `Char` production, negated (with the `u` flag a lone surrogate is one code point). */
+const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
+/** The first character of `s` that XML 1.0 does not allow, as `U+XXXX`, or undefined. */
+export function firstNonXmlCharacter(s: string): string | undefined {
+  const found = NOT_XML_CHAR.exec(s);
+  if (!found) return undefined;
+  return `U+${found[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 function isWellFormed(s: string): boolean {

@@ -15,6 +15,8 @@ describe('manager options', () => {
     ['bucket', { bucket: '' }],
     ['prefix', { prefix: '/abs' }],
     ['prefix', { prefix: 'a\u0000' }],
+    ['prefix', { prefix: 'locks\uffff/' }],
+    ['prefix', { prefix: 'locks\ud800/' }],
     ['ttlMs', { ttlMs: 1_000 }],
     ['ttlMs', { ttlMs: 2_500.5 }],
     ['waitMs', { waitMs: -1 }],
@@ -29,6 +31,29 @@ describe('manager options', () => {
       expect(e).toBeInstanceOf(S3LockInvalidOptionsError);
       expect((e as S3LockInvalidOptionsError).option).toBe(option);
     }
+  });
+  it('refuse directory buckets (S3 Express One Zone), saying why for both protocols', () => {
+    for (const bucket of ['my-locks--usw2-az1--x-s3', 'locks--use1-az4--x-s3']) {
+      try {
+        resolveManagerOptions({ client, bucket }, 'h');
+        throw new Error('accepted');
+      } catch (e) {
+        expect(e).toBeInstanceOf(S3LockInvalidOptionsError);
+        const error = e as S3LockInvalidOptionsError;
+        expect(error.option).toBe('bucket');
+        expect(error.message).toContain(`"${bucket}" is a directory bucket`);
+        expect(error.message).toContain('--x-s3');
+        expect(error.message).toMatch(/no particular order/);
+        expect(error.message).toMatch(/StartAfter/);
+        expect(error.message).toMatch(/versioning/);
+        expect(error.message).toMatch(/general purpose bucket/);
+      }
+    }
+    // a name that merely contains the suffix elsewhere is a general purpose bucket
+    expect(resolveManagerOptions({ client, bucket: 'x--x-s3-locks' }, 'h').bucket).toBe('x--x-s3-locks');
+  });
+  it('name the rule when a prefix has a character XML 1.0 does not allow', () => {
+    expect(() => resolveManagerOptions({ client, bucket: 'my-locks', prefix: 'a\ufffe/' }, 'h')).toThrow(/prefix: must not contain U\+FFFE: S3 returns keys in XML listings/);
   });
   it('derive a safety margin from the TTL', () => {
     expect(safetyMarginFor(3_000, undefined)).toBe(300);

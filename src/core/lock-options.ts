@@ -1,5 +1,6 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { S3LockInvalidOptionsError } from './errors';
+import { firstNonXmlCharacter, XML_RULE } from './lock-name';
 
 /** Which protocol keeps the locks. */
 export type S3LockProtocolName =
@@ -25,7 +26,10 @@ export interface S3LockManagerOptions {
    * (destroyed by `close()`).
    */
   client: S3Client | S3ClientConfig;
-  /** Bucket that holds the locks. Required. */
+  /**
+   * Bucket that holds the locks. Required. Directory buckets (S3 Express One Zone, names ending in
+   * `--x-s3`) are refused: they list keys unordered and have no versioning.
+   */
   bucket: string;
   /**
    * Key prefix under which every lock lives. Lock names are encoded below it and can never escape it.
@@ -125,6 +129,14 @@ export const DEFAULTS = Object.freeze({
   gcIntervalMs: 600_000,
 });
 
+/** Names of S3 Express One Zone directory buckets end in this. */
+export const DIRECTORY_BUCKET_SUFFIX = '--x-s3';
+/** Why directory buckets are refused (by both protocols). */
+const DIRECTORY_BUCKET_RULE =
+  'Directory buckets list keys in no particular order and do not support StartAfter, which the create-only protocol needs ' +
+  "to find a lock's newest record in one LIST and to collect old records; they have no versioning, which the versioned protocol needs. " +
+  'Use a general purpose bucket.';
+
 /** Smallest TTL accepted: the store's dates have 1 s resolution. */
 export const MIN_TTL_MS = 2_000;
 /**
@@ -179,9 +191,16 @@ export function resolveManagerOptions(options: S3LockManagerOptions, defaultHost
   ) {
     throw new S3LockInvalidOptionsError('bucket', `must be a valid S3 bucket name, got ${JSON.stringify(bucket)}`);
   }
+  if (bucket.endsWith(DIRECTORY_BUCKET_SUFFIX)) {
+    throw new S3LockInvalidOptionsError('bucket', `${JSON.stringify(bucket)} is a directory bucket (S3 Express One Zone: the name ends in ${DIRECTORY_BUCKET_SUFFIX}). ${DIRECTORY_BUCKET_RULE}`);
+  }
   const prefix = options.prefix ?? DEFAULTS.prefix;
   if (typeof prefix !== 'string' || prefix.length > 512 || /[\u0000-\u001f\u007f]/.test(prefix) || prefix.startsWith('/')) {
     throw new S3LockInvalidOptionsError('prefix', `must be a string of at most 512 characters without control characters and not starting with "/", got ${JSON.stringify(prefix)}`);
+  }
+  const notXml = firstNonXmlCharacter(prefix);
+  if (notXml !== undefined) {
+    throw new S3LockInvalidOptionsError('prefix', `must not contain ${notXml}: ${XML_RULE}; got ${JSON.stringify(prefix)}`);
   }
   const protocol = options.protocol ?? DEFAULTS.protocol;
   if (protocol !== 'auto' && protocol !== 'create-only' && protocol !== 'versioned') {

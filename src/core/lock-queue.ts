@@ -293,6 +293,7 @@ function isPermanent(error: unknown): boolean {
   const name = (error as { name?: string } | null)?.name;
   return (
     name === 'S3LockUnsupportedStoreError' ||
+    name === 'S3LockProtocolMismatchError' ||
     name === 'S3LockCorruptRecordError' ||
     name === 'S3LockInvalidOptionsError' ||
     name === 'S3LockClosedError'

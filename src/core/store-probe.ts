@@ -3,7 +3,10 @@ import { S3LockStoreError, S3LockUnsupportedStoreError, type S3LockProbePrimitiv
 import type { S3Gateway } from './s3-gateway';
 
 /** Verdict of one probe. */
-export type ProbeVerdict = { readonly ok: true } | { readonly ok: false; readonly primitive: S3LockProbePrimitive; readonly detail: string };
+export type ProbeVerdict =
+  /** `versionIds`: the probe's writes returned version ids (a versioned bucket; create-only probe only). */
+  | { readonly ok: true; readonly versionIds?: boolean }
+  | { readonly ok: false; readonly primitive: S3LockProbePrimitive; readonly detail: string };
 
 /** Keys of probes live under `<prefix>.probe/`; encoded lock names never start with ".". */
 export function probeKey(prefix: string): string {
@@ -29,7 +32,7 @@ export async function probeCreateOnly(gateway: S3Gateway, prefix: string): Promi
       versions.push(second.versionId);
       return { ok: false, primitive: 'if-none-match', detail: 'a second PutObject with If-None-Match: * on the same key succeeded' };
     }
-    return { ok: true };
+    return { ok: true, versionIds: versions.some((v) => v !== undefined && v !== 'null') };
   } finally {
     await cleanUp(gateway, key, versions);
   }

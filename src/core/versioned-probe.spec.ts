@@ -22,8 +22,8 @@ function gateway(bucket: string): S3Gateway {
   return new S3Gateway(client(), bucket, new ServerClock(systemMonotonicClock), systemMonotonicClock, 2_000);
 }
 
-function manager(bucket: string, protocol: 'auto' | 'versioned' | 'create-only'): S3LockManager {
-  const m = new S3LockManager({ client: client(), bucket, protocol, ttlMs: 3_000 });
+function manager(bucket: string, protocol: 'auto' | 'versioned' | 'create-only', prefix?: string): S3LockManager {
+  const m = new S3LockManager({ client: client(), bucket, protocol, ttlMs: 3_000, prefix });
   managers.push(m);
   return m;
 }
@@ -84,7 +84,8 @@ describe('protocol selection', () => {
   it("'auto' falls back to versioned where a versioned bucket ignores If-None-Match (Ceph RGW)", async () => {
     store.setBehaviour({ ignoreIfNoneMatchWhenVersioned: true });
     expect(await manager('versioned', 'auto').probe()).toBe('versioned');
-    const error = await refusal(manager('versioned', 'create-only'));
+    // another prefix: this one is declared 'versioned' now, which would refuse create-only before any probe
+    const error = await refusal(manager('versioned', 'create-only', 'other/'));
     expect(error.failedPrimitive).toBe('if-none-match');
   });
 

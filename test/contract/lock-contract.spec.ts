@@ -41,8 +41,10 @@ describe.each(PROTOCOL_CASES)('lock contract ($protocol)', ({ protocol, versione
 
   it('probes the bucket and picks the protocol (auto picks it too)', async () => {
     expect(await manager().probe()).toBe(protocol);
-    // Only RGW ignores If-None-Match in versioned buckets; elsewhere auto prefers create-only there too.
-    expect(await manager({ protocol: 'auto' }).probe()).toBe(versioned && target.name !== 'rgw' ? 'create-only' : protocol);
+    // The first manager declared the prefix's protocol: auto follows it.
+    expect(await manager({ protocol: 'auto' }).probe()).toBe(protocol);
+    // On a fresh prefix: only RGW ignores If-None-Match in versioned buckets; elsewhere auto prefers create-only there too.
+    expect(await manager({ protocol: 'auto', prefix: 'p-auto/' }).probe()).toBe(versioned && target.name !== 'rgw' ? 'create-only' : protocol);
   });
 
   it('grants a name to one holder at a time, with increasing fencing tokens', async () => {
