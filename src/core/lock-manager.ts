@@ -4,6 +4,7 @@ import { S3LockClosedError, S3LockInvalidOptionsError, S3LockLostError, S3LockUn
 import { asError } from './lease';
 import { LockEvents } from './lock-events';
 import { LockInstance } from './lock-instance';
+import { lockContext } from './lock-context';
 import { checkLockName, lockKeyPrefix } from './lock-name';
 import { checkTtl, checkWait, resolveManagerOptions, safetyMarginFor, type ResolvedManagerOptions, type S3LockManagerOptions, type S3LockLogger, type S3LockOptions, type S3LockUsingOptions } from './lock-options';
 import type { LockProtocol, ProtocolLease } from './lock-protocol';
@@ -78,7 +79,7 @@ export class S3LockManager {
       throw lock.signal.aborted ? (lock.signal.reason as Error) : new S3LockLostError(lock.name, 'deadline-passed', lock.fencingToken ?? 0);
     }
     try {
-      return await fn({ name: lock.name, signal: lease.signal, fencingToken: lease.fencingToken, extend: () => lease.extend() });
+      return await fn(lockContext(lock));
     } finally {
       await lock.releaseIfOwner().catch((error: unknown) => this.reportStoreError(lock.name, 'release', error));
     }
