@@ -57,7 +57,15 @@ export class S3LockManager {
     this.ownsClient = typeof given.send !== 'function';
     this.client = this.ownsClient ? new S3Client(withSafeDefaults(options.client as S3ClientConfig)) : given;
     const requestTimeoutMs = Math.min(10_000, Math.max(2_000, Math.floor(this.options.ttlMs / 2)));
-    this.gateway = new S3Gateway(this.client, this.options.bucket, new ServerClock(this.mono), this.mono, requestTimeoutMs);
+    const toleranceMs = this.options.serverClockToleranceMs;
+    const serverClock = new ServerClock(this.mono, {
+      toleranceMs,
+      onDisagreement: ({ date, aheadMs }) => {
+        this.events.emit('serverClockSkew', { bucket: this.options.bucket, date, aheadMs, toleranceMs });
+        this.logger?.warn(serverClockSkewMessage(this.options.bucket, date, aheadMs, toleranceMs));
+      },
+    });
+    this.gateway = new S3Gateway(this.client, this.options.bucket, serverClock, this.mono, requestTimeoutMs);
   }
 
   /** A lock instance for `name` (a fresh uuid each call). Validates the name and TTL. */
@@ -199,4 +207,12 @@ function withSafeDefaults(config: S3ClientConfig): S3ClientConfig {
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...config,
   };
+}
+
+/** Warning for a `Date` header ignored because it is ahead of the other responses beyond the tolerance. */
+export function serverClockSkewMessage(bucket: string, date: string, aheadMs: number, toleranceMs: number): string {
+  return (
+    `s3-lock: ignored a response of bucket "${bucket}" dated ${date}: ${aheadMs} ms ahead of what another recent response allows ` +
+    `(serverClockToleranceMs ${toleranceMs}); are the store's servers' clocks in sync?`
+  );
 }

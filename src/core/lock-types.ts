@@ -103,6 +103,12 @@ export interface S3LockEvents {
   released: { name: string; ownerId: string; leaseId: string; fencingToken: number; heldMs: number };
   /** A release or renewal failed in the store; the lease will expire after its TTL. */
   storeError: { name: string; operation: string; error: Error };
+  /**
+   * A response's `Date` header was ignored: it implies a server clock `aheadMs` ahead of what
+   * another recent response allows, beyond `serverClockToleranceMs` (a store node with a skewed
+   * clock). It never moves the server-clock bound that expiry is judged on.
+   */
+  serverClockSkew: { bucket: string; date: string; aheadMs: number; toleranceMs: number };
 }
 
 export type S3LockEventName = keyof S3LockEvents;
