@@ -184,7 +184,14 @@ export class Lease {
     }
     const result = await this.host.serial(() => protocol.renew(this.record));
     if (!result.renewed) {
+      // Stop believing first; only then may the protocol delete the lease's versions.
       this.lose('taken-over');
+      const cleanUp = result.cleanUp;
+      if (cleanUp) {
+        await this.host.serial(cleanUp).catch((error: unknown) => {
+          this.host.events.emit('storeError', { name: this.name, operation: 'renew', error: asError(error) });
+        });
+      }
       return;
     }
     if (this.state === 'held' && !this.isLive) {

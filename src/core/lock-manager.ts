@@ -4,6 +4,7 @@ import { S3LockClosedError, S3LockInvalidOptionsError, S3LockLostError, S3LockUn
 import { asError } from './lease';
 import { LockEvents } from './lock-events';
 import { LockInstance } from './lock-instance';
+import { lockContext } from './lock-context';
 import { checkLockName, lockKeyPrefix } from './lock-name';
 import { checkTtl, checkWait, resolveManagerOptions, safetyMarginFor, type ResolvedManagerOptions, type S3LockManagerOptions, type S3LockLogger, type S3LockOptions, type S3LockUsingOptions } from './lock-options';
 import type { LockProtocol, ProtocolLease } from './lock-protocol';
@@ -56,7 +57,15 @@ export class S3LockManager {
     this.ownsClient = typeof given.send !== 'function';
     this.client = this.ownsClient ? new S3Client(withSafeDefaults(options.client as S3ClientConfig)) : given;
     const requestTimeoutMs = Math.min(10_000, Math.max(2_000, Math.floor(this.options.ttlMs / 2)));
-    this.gateway = new S3Gateway(this.client, this.options.bucket, new ServerClock(this.mono), this.mono, requestTimeoutMs);
+    const toleranceMs = this.options.serverClockToleranceMs;
+    const serverClock = new ServerClock(this.mono, {
+      toleranceMs,
+      onDisagreement: ({ date, aheadMs }) => {
+        this.events.emit('serverClockSkew', { bucket: this.options.bucket, date, aheadMs, toleranceMs });
+        this.logger?.warn(serverClockSkewMessage(this.options.bucket, date, aheadMs, toleranceMs));
+      },
+    });
+    this.gateway = new S3Gateway(this.client, this.options.bucket, serverClock, this.mono, requestTimeoutMs);
   }
 
   /** A lock instance for `name` (a fresh uuid each call). Validates the name and TTL. */
@@ -78,7 +87,7 @@ export class S3LockManager {
       throw lock.signal.aborted ? (lock.signal.reason as Error) : new S3LockLostError(lock.name, 'deadline-passed', lock.fencingToken ?? 0);
     }
     try {
-      return await fn({ name: lock.name, signal: lease.signal, fencingToken: lease.fencingToken, extend: () => lease.extend() });
+      return await fn(lockContext(lock));
     } finally {
       await lock.releaseIfOwner().catch((error: unknown) => this.reportStoreError(lock.name, 'release', error));
     }
@@ -216,4 +225,12 @@ function withSafeDefaults(config: S3ClientConfig): S3ClientConfig {
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...config,
   };
+}
+
+/** Warning for a `Date` header ignored because it is ahead of the other responses beyond the tolerance. */
+export function serverClockSkewMessage(bucket: string, date: string, aheadMs: number, toleranceMs: number): string {
+  return (
+    `s3-lock: ignored a response of bucket "${bucket}" dated ${date}: ${aheadMs} ms ahead of what another recent response allows ` +
+    `(serverClockToleranceMs ${toleranceMs}); are the store's servers' clocks in sync?`
+  );
 }

@@ -35,7 +35,16 @@ export type AcquireResult =
       readonly freeAt: number | undefined;
     };
 
-export type RenewResult = { readonly renewed: true; readonly sentAt: number } | { readonly renewed: false };
+export type RenewResult =
+  | { readonly renewed: true; readonly sentAt: number }
+  | {
+      readonly renewed: false;
+      /**
+       * Store clean-up of the ended lease, to run only after the lease has stopped believing it
+       * holds (its signal aborted); it may delete the lease's own versions.
+       */
+      readonly cleanUp?: () => Promise<void>;
+    };
 
 /**
  * A lock protocol: the store operations behind the lock instance. Implementations never keep

@@ -37,8 +37,28 @@ export interface S3LockContext {
   readonly name: string;
   /** Aborted with an {@link S3LockLostError} when the lease is lost. */
   readonly signal: AbortSignal;
-  /** Fencing token of this lease: strictly greater than every earlier lease's token for this name. */
+  /**
+   * Fencing token of this lease: strictly greater than every earlier lease's token for this name.
+   * Stays readable after the lease is lost (a resource that checks tokens rejects it by itself).
+   */
   readonly fencingToken: number;
+  /**
+   * True while this lease is held and its local deadline has not passed, read at the moment of the
+   * call: after an event-loop stall past the deadline it is already false, before `signal` aborts
+   * (the signal waits for its timer to run). Check it right before a write the resource cannot fence.
+   */
+  readonly isHeld: boolean;
+  /**
+   * Throws {@link S3LockLostError} when this lease is no longer held ({@link isHeld} false): the
+   * signal's reason if it has aborted, else one with reason `deadline-passed`. Call it synchronously
+   * right before a write that carries no fencing token:
+   *
+   * ```ts
+   * lock.check();
+   * await db.write(rows); // sent in the same tick as the check
+   * ```
+   */
+  check(): void;
   /** Renew now and push the local deadline out by a full TTL. */
   extend(): Promise<void>;
 }
@@ -83,6 +103,12 @@ export interface S3LockEvents {
   released: { name: string; ownerId: string; leaseId: string; fencingToken: number; heldMs: number };
   /** A release or renewal failed in the store; the lease will expire after its TTL. */
   storeError: { name: string; operation: string; error: Error };
+  /**
+   * A response's `Date` header was ignored: it implies a server clock `aheadMs` ahead of what
+   * another recent response allows, beyond `serverClockToleranceMs` (a store node with a skewed
+   * clock). It never moves the server-clock bound that expiry is judged on.
+   */
+  serverClockSkew: { bucket: string; date: string; aheadMs: number; toleranceMs: number };
 }
 
 export type S3LockEventName = keyof S3LockEvents;

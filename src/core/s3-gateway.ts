@@ -236,9 +236,10 @@ export class S3Gateway {
     const mono = this.mono;
     (command.middlewareStack as MiddlewareAdder).add(
       (next) => async (args) => {
+        const sentAt = mono.now();
         const result = await next(args);
         const response = (result as { response?: { headers?: Record<string, string> } }).response;
-        clock.observe(response?.headers?.['date'], mono.now());
+        clock.observe(response?.headers?.['date'], mono.now(), sentAt);
         return result;
       },
       { step: 'deserialize', priority: 'low', name: 's3LockServerDate', override: true },

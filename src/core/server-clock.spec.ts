@@ -1,23 +1,131 @@
-import { ServerClock } from './server-clock';
+import { SERVER_CLOCK_SAMPLES, ServerClock, type ServerClockDisagreement } from './server-clock';
+
+const BASE = Date.parse('Fri, 27 Nov 2026 10:00:00 GMT');
+const date = (offsetMs: number): string => new Date(BASE + offsetMs).toUTCString();
+
+/** A clock on a fake monotonic time, and a helper answering "a response dated D, sent 20 ms before now". */
+function setup(toleranceMs = 500): {
+  clock: ServerClock;
+  reports: ServerClockDisagreement[];
+  advance(ms: number): void;
+  respond(dateOffsetMs: number, roundTripMs?: number): void;
+  now(): number;
+} {
+  let mono = 1_000;
+  const reports: ServerClockDisagreement[] = [];
+  const clock = new ServerClock({ now: () => mono }, { toleranceMs, onDisagreement: (d) => reports.push(d) });
+  return {
+    clock,
+    reports,
+    advance: (ms) => {
+      mono += ms;
+    },
+    respond: (dateOffsetMs, roundTripMs = 20) => clock.observe(date(dateOffsetMs), mono, mono - roundTripMs),
+    now: () => mono,
+  };
+}
 
 describe('ServerClock', () => {
   it('is a lower bound of the server clock, learnt from Date headers, independent of the local wall clock', () => {
-    let mono = 1_000;
-    const clock = new ServerClock({ now: () => mono });
+    const { clock, advance, respond } = setup();
     expect(clock.nowLowerBound()).toBeUndefined();
-    clock.observe('Fri, 27 Nov 2026 10:00:00 GMT', mono);
-    const base = Date.parse('Fri, 27 Nov 2026 10:00:00 GMT');
-    expect(clock.nowLowerBound()).toBe(base);
-    mono += 2_500;
-    expect(clock.nowLowerBound()).toBe(base + 2_500);
-    // An older date never moves the bound back; a newer one moves it forward.
-    clock.observe('Fri, 27 Nov 2026 09:00:00 GMT', mono);
-    expect(clock.nowLowerBound()).toBe(base + 2_500);
-    clock.observe('Fri, 27 Nov 2026 10:00:05 GMT', mono);
-    expect(clock.nowLowerBound()).toBe(base + 5_000);
-    expect(clock.monotonicAt(base + 6_000)).toBe(mono + 1_000);
-    expect(clock.monotonicAt(base)).toBe(mono);
-    clock.observe('garbage', mono);
-    expect(clock.nowLowerBound()).toBe(base + 5_000);
+    respond(0);
+    // One response alone does not count: nothing to judge it against yet.
+    expect(clock.nowLowerBound()).toBeUndefined();
+    expect(clock.known).toBe(false);
+    advance(200);
+    respond(0);
+    // Both say 10:00:00 (floored); the later one, received 200 ms later, proves less: the first counts.
+    expect(clock.known).toBe(true);
+    expect(clock.nowLowerBound()).toBe(BASE + 200);
+    advance(2_500);
+    expect(clock.nowLowerBound()).toBe(BASE + 2_700);
+    expect(clock.monotonicAt(BASE + 3_700)).toBe(1_000 + 200 + 2_500 + 1_000);
+    expect(clock.monotonicAt(BASE)).toBe(1_000 + 200 + 2_500);
+    clock.observe('garbage');
+    expect(clock.nowLowerBound()).toBe(BASE + 2_700);
+  });
+
+  it('moves forward with responses that agree, and never backwards', () => {
+    const { clock, advance, respond } = setup();
+    respond(0);
+    advance(100);
+    respond(0);
+    advance(1_000);
+    respond(1_000); // 10:00:01, consistent with the others
+    // The first response (dated 10:00:00, received 1 100 ms ago) still proves the most.
+    expect(clock.nowLowerBound()).toBe(BASE + 1_100);
+    advance(500);
+    respond(2_000); // 10:00:02, received now: proves more
+    expect(clock.nowLowerBound()).toBe(BASE + 2_000);
+    // An older date (a node behind) never moves the bound back.
+    respond(-3_000);
+    expect(clock.nowLowerBound()).toBe(BASE + 2_000);
+  });
+
+  it('rejects and reports one response dated 5 s ahead: the bound stays where the others put it', () => {
+    const { clock, reports, advance, respond } = setup();
+    respond(0);
+    advance(300);
+    respond(0);
+    const before = clock.nowLowerBound()!;
+    respond(5_000);
+    expect(clock.nowLowerBound()).toBe(before);
+    expect(reports).toEqual([{ date: date(5_000), aheadMs: expect.any(Number) }]);
+    expect(reports[0]!.aheadMs).toBeGreaterThan(3_500);
+    // Sound responses keep counting afterwards.
+    advance(1_000);
+    respond(1_000);
+    expect(clock.nowLowerBound()).toBe(before + 1_000);
+  });
+
+  it('rejects every response of a skewed node behind a load balancer (one in three answers)', () => {
+    const { clock, reports, advance, respond, now } = setup();
+    const start = now();
+    for (let i = 0; i < 60; i++) {
+      advance(110);
+      const serverMs = now() - start; // the sound nodes' clock, offset BASE
+      const floored = Math.floor(serverMs / 1_000) * 1_000;
+      respond(i % 3 === 2 ? floored + 5_000 : floored);
+      // Never ahead of the sound servers' clock (floored dates, so at most their clock).
+      expect(clock.nowLowerBound()! <= BASE + serverMs + 500 || clock.nowLowerBound() === undefined).toBe(true);
+    }
+    expect(reports).toHaveLength(20);
+    expect(clock.nowLowerBound()!).toBeLessThanOrEqual(BASE + (now() - start));
+    expect(clock.nowLowerBound()!).toBeGreaterThan(BASE + (now() - start) - 1_200);
+  });
+
+  it('a first response dated ahead never counts once a sound one arrives', () => {
+    const { clock, advance, respond } = setup();
+    respond(5_000);
+    advance(100);
+    respond(0);
+    expect(clock.nowLowerBound()).toBe(BASE);
+    advance(100);
+    respond(5_000); // rejected now: the sound response bounds the clock from above
+    expect(clock.nowLowerBound()).toBe(BASE + 100);
+  });
+
+  it('one response cannot move the bound more than the tolerance past what another response proves', () => {
+    let mono = 0;
+    const clock = new ServerClock({ now: () => mono }, { toleranceMs: 500 });
+    // Send times unknown: no upper bounds, so only the support rule applies.
+    clock.observe(date(0), mono);
+    clock.observe(date(0), mono);
+    mono += 10;
+    clock.observe(date(3_000), mono); // consistent with nothing to contradict it, but unsupported
+    expect(clock.nowLowerBound()).toBe(BASE + 10);
+    mono = 400;
+    clock.observe(date(3_000), mono); // proves BASE + 2 600 at mono 0: within 500 ms of the first one, which now counts
+    expect(clock.nowLowerBound()).toBe(BASE + 2_990 + 400);
+  });
+
+  it(`keeps the last ${SERVER_CLOCK_SAMPLES} sound responses`, () => {
+    const { clock, respond, advance } = setup();
+    for (let i = 0; i < SERVER_CLOCK_SAMPLES * 3; i++) {
+      respond(Math.floor(i / 10) * 1_000);
+      advance(100);
+    }
+    expect(clock.nowLowerBound()).toBeGreaterThan(BASE);
   });
 });

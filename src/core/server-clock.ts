@@ -7,38 +7,105 @@ export interface MonotonicClock {
 
 export const systemMonotonicClock: MonotonicClock = { now: () => performance.now() };
 
+/** HTTP dates have 1 s resolution: a response dated D was produced before D + 1 s. */
+const DATE_RESOLUTION_MS = 1_000;
+
+/** Recent `Date` samples kept to judge a new one against. */
+export const SERVER_CLOCK_SAMPLES = 16;
+
+/** A `Date` header that disagreed with the other recent responses by more than the tolerance. */
+export interface ServerClockDisagreement {
+  /** The `Date` header as received. */
+  readonly date: string;
+  /** How far (ms) the clock this response implies is ahead of the latest one another recent response allows. */
+  readonly aheadMs: number;
+}
+
+export interface ServerClockOptions {
+  /** Allowed difference between the clocks of the store's servers. @default 500 */
+  readonly toleranceMs?: number;
+  /** Called for each `Date` header rejected for being ahead of the other recent ones beyond the tolerance. */
+  readonly onDisagreement?: (disagreement: ServerClockDisagreement) => void;
+}
+
+/**
+ * One response: dated `D` (floored to the second), sent at local monotonic time `s`, received at
+ * `r`. The server's clock minus the local monotonic clock (a constant, clock rates being equal)
+ * lies in [D - r, D + 1 s - s].
+ */
+interface Sample {
+  /** Lower bound of the offset. */
+  readonly low: number;
+  /** Upper bound of the offset (Infinity when the send time is unknown). */
+  readonly high: number;
+}
+
 /**
  * A lower bound of the store's clock, learnt from HTTP `Date` headers: a response dated D (floored
  * to the second) received at local monotonic time r proves that the server's clock reads at least
  * D + (now - r) now. Client wall clocks are never used, so skewed clients judge expiry correctly.
+ *
+ * One response cannot move the bound past what the others support:
+ * - a response counts only when another recent response proves a clock at most the tolerance
+ *   behind it (`low_j >= low_i - tolerance`), so the bound never exceeds what some *other*
+ *   response proves by more than the tolerance;
+ * - a response that implies a clock ahead of what another recent response allows (that one was
+ *   dated before D + 1 s, after it was sent) by more than the tolerance is rejected, reported,
+ *   and never counts nor supports another (so two answers of one skewed node cannot vouch for
+ *   each other while a sound answer is among the recent ones).
+ * The bound never goes backwards. See docs/protocol.md, "State and expiry".
  */
 export class ServerClock {
-  private base: { dateMs: number; receivedAt: number } | undefined;
+  /** Largest supported lower bound of the offset (server clock - local monotonic clock). */
+  private offset: number | undefined;
+  /** The most recent responses that were not rejected. */
+  private readonly samples: Sample[] = [];
+  private readonly toleranceMs: number;
+  private readonly onDisagreement: ((d: ServerClockDisagreement) => void) | undefined;
 
-  constructor(private readonly mono: MonotonicClock = systemMonotonicClock) {}
+  constructor(
+    private readonly mono: MonotonicClock = systemMonotonicClock,
+    options: ServerClockOptions = {},
+  ) {
+    this.toleranceMs = options.toleranceMs ?? 500;
+    this.onDisagreement = options.onDisagreement;
+  }
 
-  /** Records a `Date` header seen in a response received at local monotonic time `receivedAt`. */
-  observe(dateHeader: string | undefined, receivedAt: number = this.mono.now()): void {
+  /**
+   * Records a `Date` header seen in a response received at local monotonic time `receivedAt`, for a
+   * request sent at `sentAt` (when unknown, the response bounds the clock from below only).
+   */
+  observe(dateHeader: string | undefined, receivedAt: number = this.mono.now(), sentAt?: number): void {
     if (!dateHeader) return;
     const dateMs = Date.parse(dateHeader);
     if (Number.isNaN(dateMs)) return;
-    if (!this.base || dateMs + (this.mono.now() - receivedAt) > this.nowLowerBoundOrZero()) {
-      this.base = { dateMs, receivedAt };
+    const sample: Sample = { low: dateMs - receivedAt, high: sentAt === undefined ? Infinity : dateMs + DATE_RESOLUTION_MS - sentAt };
+    const tolerance = this.toleranceMs;
+    const ceiling = this.samples.reduce((min, s) => Math.min(min, s.high), Infinity);
+    if (sample.low > ceiling + tolerance) {
+      this.onDisagreement?.({ date: dateHeader, aheadMs: Math.round(sample.low - ceiling) });
+      return;
     }
+    // The new sample supports the older ones it proves at most the tolerance behind, and is
+    // supported by any older one that proves a clock at most the tolerance behind it.
+    let best = this.offset;
+    for (const s of this.samples) {
+      if (sample.low >= s.low - tolerance && (best === undefined || s.low > best)) best = s.low;
+      if (s.low >= sample.low - tolerance && (best === undefined || sample.low > best)) best = sample.low;
+    }
+    this.offset = best;
+    this.samples.push(sample);
+    if (this.samples.length > SERVER_CLOCK_SAMPLES) this.samples.shift();
   }
 
-  /** True once a `Date` header was seen. */
+  /** True once a `Date` header counted (two responses that agree). */
   get known(): boolean {
-    return this.base !== undefined;
+    return this.offset !== undefined;
   }
 
-  /** The server's clock now, at least (ms since epoch); undefined before any observation. */
+  /** The server's clock now, at least (ms since epoch); undefined before two responses agreed. */
   nowLowerBound(): number | undefined {
-    return this.base ? this.base.dateMs + (this.mono.now() - this.base.receivedAt) : undefined;
-  }
-
-  private nowLowerBoundOrZero(): number {
-    return this.nowLowerBound() ?? 0;
+    return this.offset === undefined ? undefined : this.offset + this.mono.now();
   }
 
   /** Local monotonic time at which the server's clock reaches `serverMs` at the latest. */

@@ -1,7 +1,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createInMemoryS3Client, InMemoryS3, type S3RequestLogEntry } from '../testing';
 import { S3LockCorruptRecordError, S3LockStoreError } from './errors';
-import type { LeaseRequest, ProtocolLease } from './lock-protocol';
+import type { LeaseRequest, ProtocolLease, RenewResult } from './lock-protocol';
 import { recordToMetadata } from './lock-record';
 import { S3Gateway } from './s3-gateway';
 import { ServerClock, systemMonotonicClock } from './server-clock';
@@ -50,6 +50,13 @@ async function acquired(p: VersionedProtocol, req: LeaseRequest = request()): Pr
   const out = await p.tryAcquire(req);
   if (!out.acquired) throw new Error('expected to acquire');
   return out.lease;
+}
+
+/** A renewal that found its lease over; runs the clean-up the caller owes once it stopped believing. */
+async function expectNotRenewed(renewal: Promise<RenewResult>): Promise<void> {
+  const r = await renewal;
+  expect(r.renewed).toBe(false);
+  if (!r.renewed) await r.cleanUp?.();
 }
 
 beforeEach(() => {
@@ -129,7 +136,7 @@ describe('VersionedProtocol', () => {
     const next = await acquired(b);
     expect(next.fencingToken).toBe(2);
     expect(stored().map((v) => `${v.kind}:${v.token}`)).toEqual(['acquire:2', 'release:1']);
-    expect(await a.renew(old)).toEqual({ renewed: false });
+    await expectNotRenewed(a.renew(old));
     // the loser's renewal was withdrawn; the new owner is untouched
     expect(stored().map((v) => `${v.kind}:${v.token}`)).toEqual(['acquire:2', 'release:1']);
     await a.release(old); // no longer ours: nothing of b's is touched
@@ -240,6 +247,24 @@ describe('VersionedProtocol', () => {
     expect((await acquired(a)).fencingToken).toBe(42);
   });
 
+  it('gives every claim a lease id of its own: a tombstone left by an earlier attempt of the same request never ends a later win', async () => {
+    const a = process_('a').protocol;
+    const b = process_('b').protocol;
+    const req = request(); // one request, reused by every attempt (as a waiter's poller does)
+    const first = await acquired(a, req);
+    await a.release(first); // the attempt ended: a tombstone names its lease
+    const second = await acquired(a, req);
+    expect(second.leaseId).not.toBe(first.leaseId);
+    expect(second.fencingToken).toBe(2);
+    // The second lease renews (the old tombstone does not name it) and nobody else gets the lock.
+    expect((await a.renew(second)).renewed).toBe(true);
+    expect((await b.tryAcquire(request())).acquired).toBe(false);
+    // Its release writes its own tombstone: the next token is larger.
+    await a.release(second);
+    expect(stored()).toContainEqual(expect.objectContaining({ kind: 'release', lease: second.leaseId, token: 2 }));
+    expect((await acquired(b)).fencingToken).toBe(3);
+  });
+
   it('force-releases the owner: a tombstone names its lease, its renewal then fails, the next token is larger', async () => {
     const a = process_('a').protocol;
     const op = process_('operator').protocol;
@@ -251,7 +276,7 @@ describe('VersionedProtocol', () => {
     const b = process_('b').protocol;
     const next = await acquired(b);
     expect(next.fencingToken).toBe(2);
-    expect(await a.renew(lease)).toEqual({ renewed: false });
+    await expectNotRenewed(a.renew(lease));
     expect(stored().filter((v) => v.kind !== 'release').map((v) => v.lease)).toEqual([next.leaseId]);
   });
 
@@ -264,8 +289,7 @@ describe('VersionedProtocol', () => {
     const renewal = a.renew(lease);
     await sleep(100);
     expect(await op.forceRelease('job')).toBe(true);
-    const first = await renewal;
-    expect(first).toEqual({ renewed: false });
+    await expectNotRenewed(renewal);
     expect(stored().filter((v) => v.kind !== 'release')).toEqual([]);
   });
 

@@ -122,9 +122,10 @@ export class VersionedProtocol implements LockProtocol {
     // a takeover may have judged that write expired in between (and the lease's deadline is gone anyway).
     const late = lastWrite !== undefined && this.mono.now() - lastWrite >= lease.ttlMs;
     if (late || mine.length === 0 || owner?.record.leaseId !== lease.leaseId || endedByTombstone(state, lease.leaseId)) {
-      // Taken over, force-released, our renewal deleted by a takeover, or too late: the lease is over.
-      await this.endLease(lease, state, 'renew').catch(() => undefined);
-      return { renewed: false };
+      // Taken over, force-released, our renewal deleted by a takeover, or too late: the lease is
+      // over. Its versions are deleted only once the lease has stopped believing (the caller runs
+      // `cleanUp` after that), never before.
+      return { renewed: false, cleanUp: () => this.endLease(lease, state, 'renew') };
     }
     // Keep the owner version (never delete it while holding) and the newest; drop the renewals in between.
     const own = leaseVersions(state, lease.leaseId);
@@ -265,8 +266,11 @@ export class VersionedProtocol implements LockProtocol {
    * is withdrawn; the result then carries the state read without it, and whether it is worth
    * judging that state again (`retry`: not lost to an older claim).
    */
-  private async claim(request: LeaseRequest, token: number): Promise<AcquireResult | { state: VersionedState; retry: boolean }> {
-    const { name } = request;
+  private async claim(attempt: LeaseRequest, token: number): Promise<AcquireResult | { state: VersionedState; retry: boolean }> {
+    const { name } = attempt;
+    // A lease id of its own for every claim: a tombstone left by an earlier attempt (a grant that
+    // came too late, a force release before the re-read) must never name a later winner.
+    const request: LeaseRequest = { ...attempt, leaseId: uuidv4() };
     const record = this.newRecord('acquire', request, token);
     const put = await this.put(name, record, 'acquire');
     let state: VersionedState;

@@ -71,8 +71,10 @@ export function runOutsideHandlerScope<T>(fn: () => T): T {
  * ```ts
  * @WithS3Lock('nightly-report')
  * async report() {
- *   const { signal, fencingToken } = currentS3Lock()!;
+ *   const { signal, fencingToken, check } = currentS3Lock()!;
  *   await this.db.write(rows, { fencingToken, signal });
+ *   check(); // throws S3LockLostError once the lease's deadline has passed
+ *   await this.mailer.send(summary); // unfenced: send it in the same tick as the check
  * }
  * ```
  */

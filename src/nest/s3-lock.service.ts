@@ -1,7 +1,8 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { S3LockClosedError, S3LockTimeoutError, type S3LockHolderInfo } from '../core/errors';
-import { S3LockManager } from '../core/lock-manager';
+import { S3LockManager, serverClockSkewMessage } from '../core/lock-manager';
+import { lockContext } from '../core/lock-context';
 import type { S3LockOptions, S3LockUsingOptions } from '../core/lock-options';
 import type { S3Lock, S3LockContext, S3LockEventName, S3LockEvents, S3LockState } from '../core/lock-types';
 import type { S3LockOnLocked } from './s3-lock-module-options.interface';
@@ -252,11 +253,12 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
       else logger.warn(message);
     });
     this.manager.on('storeError', (e) => logger.warn(`"${e.name}": store error during ${e.operation}: ${e.error.message}`));
+    this.manager.on('serverClockSkew', (e) => logger.warn(serverClockSkewMessage(e.bucket, e.date, e.aheadMs, e.toleranceMs)));
   }
 }
 
 function contextOf(lock: S3Lock): S3LockContext {
-  return { name: lock.name, signal: lock.signal, fencingToken: lock.fencingToken!, extend: () => lock.extend() };
+  return lockContext(lock);
 }
 
 /** Seconds until the holder's lease could expire (at least 1), or 1 when unknown. */

@@ -56,12 +56,14 @@ export async function torture(makeClient: () => S3Client, bucket: string, timeou
       const crash = Math.random() < 0.15;
       const holdUntil = now() + Math.random() * (crash ? 600 : 1_500);
       let lost = false;
+      let cleanUp: (() => Promise<void>) | undefined;
       while (!lost && now() < holdUntil && now() < deadline) {
         await sleep(Math.min(TTL / 3, Math.max(0, holdUntil - now())));
         if (crash || now() >= holdUntil) break;
         try {
           const r = await protocol.renew(lease);
           const at = now();
+          if (!r.renewed) cleanUp = r.cleanUp;
           if (at >= deadline) lost = true; // the deadline timer fired first: the lease is gone for good
           else if (!r.renewed) lost = true;
           else deadline = r.sentAt + TTL - MARGIN;
@@ -69,6 +71,8 @@ export async function torture(makeClient: () => S3Client, bucket: string, timeou
           // unknown outcome: keep the old deadline, try again
         }
         belief.end = lost ? Math.min(belief.end, now()) : deadline;
+        // The lease stopped believing above: only now may its versions be deleted.
+        if (cleanUp) await cleanUp().catch(() => undefined);
       }
       // a crashed (paused) holder believes until its deadline; the others until they stop
       belief.end = crash ? deadline : Math.min(belief.end, deadline, now());
