@@ -12,6 +12,7 @@ export {
   S3LockUnsupportedStoreError,
   S3LockInvalidOptionsError,
   S3LockStoreError,
+  S3LockBucketMissingError,
   S3LockClosedError,
   S3LockCorruptRecordError,
 } from './core/errors';

@@ -184,7 +184,7 @@ export class Lease {
     }
     const result = await this.host.serial(() => protocol.renew(this.record));
     if (!result.renewed) {
-      this.lose('taken-over');
+      this.lose(result.reason ?? 'taken-over');
       return;
     }
     if (this.state === 'held' && !this.isLive) {

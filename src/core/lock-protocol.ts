@@ -19,6 +19,8 @@ export interface ProtocolLease extends LeaseRequest {
   readonly fencingToken: number;
   cursor: number;
   versionId?: string;
+  /** Create-only: id of the log generation the lease was granted in (see docs/protocol.md, record loss). */
+  generation?: string;
 }
 
 export type AcquireResult =
@@ -35,7 +37,10 @@ export type AcquireResult =
       readonly freeAt: number | undefined;
     };
 
-export type RenewResult = { readonly renewed: true; readonly sentAt: number } | { readonly renewed: false };
+export type RenewResult =
+  | { readonly renewed: true; readonly sentAt: number }
+  /** Not renewed: taken over by another holder, or (`reason: 'records-lost'`) the store lost the lock's records. */
+  | { readonly renewed: false; readonly reason?: 'taken-over' | 'records-lost' };
 
 /**
  * A lock protocol: the store operations behind the lock instance. Implementations never keep
@@ -46,7 +51,7 @@ export interface LockProtocol {
   readonly name: 'create-only' | 'versioned';
   /** One attempt to take the lock. */
   tryAcquire(request: LeaseRequest): Promise<AcquireResult>;
-  /** Extends a held lease. `renewed: false` means another holder took over. Throws S3LockStoreError when the outcome stays unknown. */
+  /** Extends a held lease. `renewed: false` means another holder took over, or the records were lost (`reason`). Throws S3LockStoreError when the outcome stays unknown. */
   renew(lease: ProtocolLease): Promise<RenewResult>;
   /** Releases a lease; a lease already taken over is left alone. */
   release(lease: ProtocolLease): Promise<void>;
