@@ -13,6 +13,7 @@ export {
   S3LockProtocolMismatchError,
   S3LockInvalidOptionsError,
   S3LockStoreError,
+  S3LockBucketMissingError,
   S3LockClosedError,
   S3LockCorruptRecordError,
 } from './core/errors';

@@ -1,12 +1,13 @@
 import { v4 as uuidv4 } from 'uuid';
 import { epochKey, epochOfKey } from './epoch-key';
-import { S3LockStoreError } from './errors';
+import { S3LockBucketMissingError, S3LockStoreError } from './errors';
 import { holderOf, notAcquiredResult } from './holder-info';
 import { lockKeyPrefix } from './lock-name';
+import { generationBase, generationFromMetadata, generationKey, generationToMetadata, type LogGeneration } from './log-generation';
 import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease, RenewResult } from './lock-protocol';
 import { recordFromMetadata, recordToMetadata, type LockRecord } from './lock-record';
 import type { S3LockState } from './lock-types';
-import type { HeadResult, S3Gateway } from './s3-gateway';
+import type { HeadResult, KeyPage, S3Gateway } from './s3-gateway';
 import { sleep } from './async-tools';
 import type { CreateOnlyGuard } from './create-only-guard';
 import type { MonotonicClock } from './server-clock';
@@ -25,8 +26,11 @@ export const VIEW_MAX_AGE_MS = 30_000;
 /** Garbage collection is attempted when a lease's records cross a multiple of this epoch count. */
 export const GC_EVERY_EPOCHS = 64;
 
-/** Walk at most this many epochs forward with HEAD before falling back to one LIST. */
+/** Walk at most this many epochs forward with GET before falling back to one LIST. */
 const MAX_WALK = 3;
+
+/** Every record key of a lock sorts after `<lock prefix>` + this (15-digit keys): a cold read starts there. */
+const BELOW_EVERY_RECORD = '0'.repeat(14);
 
 /** The newest record of a lock as this process last saw it. */
 interface View {
@@ -36,6 +40,11 @@ interface View {
   readonly lastModifiedMs: number | undefined;
   /** Local monotonic time at which no epoch newer than `epoch` existed. */
   readonly confirmedAt: number;
+  /**
+   * Id of the log generation the view belongs to (undefined: the log has no generation record yet,
+   * a read-only view). A grant needs the generation record to still carry this id after the write.
+   */
+  readonly generation: string | undefined;
 }
 
 export interface CreateOnlyProtocolOptions {
@@ -68,12 +77,16 @@ export class CreateOnlyProtocol implements LockProtocol {
     private readonly guard?: CreateOnlyGuard,
   ) {}
 
-  async tryAcquire(request: LeaseRequest): Promise<AcquireResult> {
+  tryAcquire(request: LeaseRequest): Promise<AcquireResult> {
+    return this.dropViewOnMissingBucket(request.name, () => this.attemptAcquire(request));
+  }
+
+  private async attemptAcquire(request: LeaseRequest): Promise<AcquireResult> {
     const { name } = request;
     let view = this.views.get(name);
     let polled = false;
-    if (!view || this.mono.now() - view.confirmedAt > VIEW_MAX_AGE_MS) {
-      view = await this.loadView(name);
+    if (!view || view.generation === undefined || this.mono.now() - view.confirmedAt > VIEW_MAX_AGE_MS) {
+      view = await this.loadView(name, true);
       polled = true;
     }
     for (let round = 0; round < 4; round++) {
@@ -88,10 +101,17 @@ export class CreateOnlyProtocol implements LockProtocol {
       }
       const epoch = view.epoch + 1;
       const record = this.newRecord('acquire', request, epoch);
-      const outcome = await this.write(name, epoch, record, view, 'acquire');
+      const outcome = await this.write(name, epoch, record, view, 'acquire', view.generation);
       if (outcome.mine) {
-        const lease: ProtocolLease = { ...request, fencingToken: epoch, cursor: epoch };
-        return { acquired: true, lease, sentAt: outcome.sentAt };
+        if (await this.stillGeneration(name, view.generation, 'acquire')) {
+          const lease: ProtocolLease = { ...request, fencingToken: epoch, cursor: epoch, generation: view.generation };
+          return { acquired: true, lease, sentAt: outcome.sentAt };
+        }
+        // The records were lost since the view was taken: our record is a leftover below the next
+        // base and grants nothing. Read the log afresh (this creates the new generation).
+        view = await this.loadView(name, true);
+        polled = true;
+        continue;
       }
       // Someone else created that epoch; newer ones may exist too: allow one more poll.
       view = outcome.view;
@@ -100,32 +120,54 @@ export class CreateOnlyProtocol implements LockProtocol {
     return this.notAcquired(view);
   }
 
+  /**
+   * Creates the next epoch as a renewal and, in parallel, reads the generation record: missing or
+   * replaced (or the bucket missing) means the records were lost, and the lease with them.
+   */
   async renew(lease: ProtocolLease): Promise<RenewResult> {
+    const { name } = lease;
     const epoch = lease.cursor + 1;
-    const outcome = await this.write(lease.name, epoch, this.newRecord('renew', lease, lease.fencingToken), this.views.get(lease.name), 'renew');
-    if (!outcome.mine) return { renewed: false };
-    lease.cursor = epoch;
-    return { renewed: true, sentAt: outcome.sentAt };
+    try {
+      const [outcome, generation] = await Promise.all([
+        this.write(name, epoch, this.newRecord('renew', lease, lease.fencingToken), this.views.get(name), 'renew', lease.generation),
+        this.readGeneration(name, 'renew'),
+      ]);
+      if (generation?.id !== lease.generation) {
+        this.views.delete(name);
+        return { renewed: false, reason: 'records-lost' };
+      }
+      if (!outcome.mine) return { renewed: false, reason: 'taken-over' };
+      lease.cursor = epoch;
+      return { renewed: true, sentAt: outcome.sentAt };
+    } catch (error) {
+      if (!(error instanceof S3LockBucketMissingError)) throw error;
+      this.views.delete(name);
+      return { renewed: false, reason: 'records-lost' };
+    }
   }
 
+  /** Creates the next epoch as a release (no generation check: a release grants nothing). */
   async release(lease: ProtocolLease): Promise<void> {
     const epoch = lease.cursor + 1;
-    const outcome = await this.write(lease.name, epoch, this.newRecord('release', lease, lease.fencingToken), this.views.get(lease.name), 'release');
+    const outcome = await this.dropViewOnMissingBucket(lease.name, () =>
+      this.write(lease.name, epoch, this.newRecord('release', lease, lease.fencingToken), this.views.get(lease.name), 'release', lease.generation),
+    );
     if (outcome.mine) lease.cursor = epoch;
   }
 
   async handOff(lease: ProtocolLease, next: LeaseRequest): Promise<AcquireResult> {
     const epoch = lease.cursor + 1;
-    const outcome = await this.write(lease.name, epoch, this.newRecord('acquire', next, epoch), this.views.get(lease.name), 'acquire');
-    if (outcome.mine) {
+    return this.dropViewOnMissingBucket(lease.name, async () => {
+      const outcome = await this.write(lease.name, epoch, this.newRecord('acquire', next, epoch), this.views.get(lease.name), 'acquire', lease.generation);
+      if (!outcome.mine) return this.notAcquired(outcome.view);
       lease.cursor = epoch;
-      return { acquired: true, lease: { ...next, fencingToken: epoch, cursor: epoch }, sentAt: outcome.sentAt };
-    }
-    return this.notAcquired(outcome.view);
+      if (!(await this.stillGeneration(lease.name, lease.generation, 'acquire'))) return { acquired: false, holder: undefined, freeAt: undefined };
+      return { acquired: true, lease: { ...next, fencingToken: epoch, cursor: epoch, generation: lease.generation }, sentAt: outcome.sentAt };
+    });
   }
 
   async inspect(name: string): Promise<S3LockState> {
-    let view = await this.loadView(name);
+    let view = await this.loadView(name, false);
     if (view.record && view.lastModifiedMs === undefined) view = await this.withLastModified(name, view);
     const record = view.record;
     const expiresAt = this.expiresAtServer(view);
@@ -152,12 +194,12 @@ export class CreateOnlyProtocol implements LockProtocol {
 
   async forceRelease(name: string): Promise<boolean> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const view = await this.loadView(name);
+      const view = await this.loadView(name, false);
       const held = view.record;
       if (!held || held.kind === 'release') return false;
       const epoch = view.epoch + 1;
       const record: LockRecord = { ...held, kind: 'release', nonce: uuidv4(), host: this.options.host, pid: this.options.pid };
-      const outcome = await this.write(name, epoch, record, view, 'force release');
+      const outcome = await this.write(name, epoch, record, view, 'force release', view.generation);
       if (outcome.mine) return true;
     }
     throw new S3LockStoreError(name, 'force release', undefined, new Error('the lock kept changing; try again'));
@@ -181,16 +223,19 @@ export class CreateOnlyProtocol implements LockProtocol {
     if (serverNow === undefined) return;
     const cutoff = serverNow - gcHorizonMs;
     const lockPrefix = lockKeyPrefix(this.options.prefix, name);
-    let startAfter = epochKey(lockPrefix, view.epoch - 1); // lists epochs <= newest - 2, newest first
+    // Direct children only (never another manager's keys below the folder), epochs <= newest - 2,
+    // newest first; only 15-digit record keys (never the generation record).
     const doomed: Array<{ key: string }> = [];
-    for (;;) {
-      const page = await this.gateway.list(lockPrefix, 1000, name, 'garbage collection', startAfter);
+    let page: KeyPage | undefined;
+    do {
+      page = await this.gateway.list(lockPrefix, 1000, name, 'garbage collection', {
+        delimiter: '/',
+        ...(page ? { continuationToken: page.nextContinuationToken } : { startAfter: epochKey(lockPrefix, view.epoch - 1) }),
+      });
       for (const k of page.keys) {
         if (epochOfKey(lockPrefix, k.key) !== undefined && k.lastModifiedMs < cutoff) doomed.push({ key: k.key });
       }
-      if (!page.truncated || page.keys.length === 0) break;
-      startAfter = page.keys[page.keys.length - 1]!.key;
-    }
+    } while (page.truncated && page.nextContinuationToken !== undefined);
     if (doomed.length > 0) await this.gateway.deleteMany(doomed, name, 'garbage collection');
   }
 
@@ -214,7 +259,7 @@ export class CreateOnlyProtocol implements LockProtocol {
    * which the holder's deadline counts) is the earliest unsettled send for this lease, so a record
    * written by an earlier attempt never makes the deadline later than it may be.
    */
-  private async write(name: string, epoch: number, record: LockRecord, before: View | undefined, operation: string): Promise<WriteOutcome> {
+  private async write(name: string, epoch: number, record: LockRecord, before: View | undefined, operation: string, generation: string | undefined): Promise<WriteOutcome> {
     const key = this.key(name, epoch);
     const metadata = recordToMetadata(record);
     let lastError: unknown;
@@ -229,7 +274,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       };
       if (out.kind === 'created') {
         await this.guard?.confirm(out.versionId);
-        this.views.set(name, { epoch, record, lastModifiedMs: undefined, confirmedAt: out.sentAt });
+        this.views.set(name, { epoch, record, lastModifiedMs: undefined, confirmedAt: out.sentAt, generation });
         return { mine: true, sentAt: sentAt() };
       }
       if (out.kind === 'unknown') lastError = out.error;
@@ -238,12 +283,12 @@ export class CreateOnlyProtocol implements LockProtocol {
         const found = recordFromMetadata(name, key, head.metadata);
         if (found.nonce === record.nonce || (found.leaseId === record.leaseId && found.kind === record.kind && found.ownerId === record.ownerId)) {
           await this.guard?.confirm(head.versionId);
-          this.views.set(name, { epoch, record: found, lastModifiedMs: head.lastModifiedMs, confirmedAt: out.sentAt });
+          this.views.set(name, { epoch, record: found, lastModifiedMs: head.lastModifiedMs, confirmedAt: out.sentAt, generation });
           return { mine: true, sentAt: sentAt() };
         }
         // Someone else created this epoch after `before` was confirmed: `before.confirmedAt` still bounds its age.
         this.unsettled.delete(record.leaseId);
-        const view: View = { epoch, record: found, lastModifiedMs: head.lastModifiedMs, confirmedAt: before?.confirmedAt ?? out.sentAt };
+        const view: View = { epoch, record: found, lastModifiedMs: head.lastModifiedMs, confirmedAt: before?.confirmedAt ?? out.sentAt, generation };
         this.views.set(name, view);
         return { mine: false, view };
       }
@@ -266,53 +311,128 @@ export class CreateOnlyProtocol implements LockProtocol {
     }
   }
 
-  /** Reads the newest record with one LIST (MaxKeys=1) and one HEAD. */
-  private async loadView(name: string): Promise<View> {
+  /**
+   * Reads the log: the newest record (one LIST of the lock's direct children, MaxKeys=1, then one
+   * HEAD) and, in parallel, the generation record. Records at or below the generation's base do not
+   * count. A missing generation record is created when `create` is set (acquisitions); otherwise
+   * (inspect, force release) the view has no generation and shows no holder.
+   */
+  private async loadView(name: string, create: boolean): Promise<View> {
     const lockPrefix = lockKeyPrefix(this.options.prefix, name);
     for (let attempt = 0; attempt < 3; attempt++) {
-      let page = await this.gateway.list(lockPrefix, 1, name, 'read');
-      const sentAt = page.sentAt;
-      if (page.keys.length > 0 && epochOfKey(lockPrefix, page.keys[0]!.key) === undefined) {
-        // Something that is not a record sorts first (planted by hand): look further.
-        page = await this.gateway.list(lockPrefix, 1000, name, 'read');
-      }
-      const newest = page.keys.find((k) => epochOfKey(lockPrefix, k.key) !== undefined);
-      if (!newest) {
-        const view: View = { epoch: 0, record: undefined, lastModifiedMs: undefined, confirmedAt: sentAt };
+      const [listed, found] = await Promise.all([this.newestRecordKey(name, lockPrefix), this.readGeneration(name, 'read')]);
+      let generation = found;
+      if (!generation && create) generation = await this.createGeneration(name, listed.newest?.epoch ?? 0);
+      const empty = (epoch: number): View => ({ epoch, record: undefined, lastModifiedMs: undefined, confirmedAt: listed.sentAt, generation: generation?.id });
+      if (!generation) return empty(0); // read-only view of a log without generation: nothing counts
+      const newest = listed.newest;
+      if (!newest || newest.epoch <= generation.base) {
+        const view = empty(generation.base);
         this.views.set(name, view);
         return view;
       }
-      const epoch = epochOfKey(lockPrefix, newest.key)!;
       const head = await this.gateway.head(newest.key, name, 'read');
-      if (!head.found) continue; // collected between LIST and HEAD: read again
-      const view: View = { epoch, record: recordFromMetadata(name, newest.key, head.metadata), lastModifiedMs: head.lastModifiedMs, confirmedAt: sentAt };
+      if (!head.found) continue; // collected or lost between LIST and HEAD: read again
+      const view: View = {
+        epoch: newest.epoch,
+        record: recordFromMetadata(name, newest.key, head.metadata),
+        lastModifiedMs: head.lastModifiedMs,
+        confirmedAt: listed.sentAt,
+        generation: generation.id,
+      };
       this.views.set(name, view);
       return view;
     }
     throw new S3LockStoreError(name, 'read', undefined, new Error('the newest record kept disappearing between LIST and HEAD'));
   }
 
-  /** Polls for newer epochs with HEAD (404 = nothing changed), falling back to LIST after a few. */
+  /**
+   * The newest record key among the lock's direct children (Delimiter "/": keys of other managers
+   * nested below the folder are rolled up and never count). The first page has one entry; only when
+   * that entry is not a record does the read follow the listing.
+   */
+  private async newestRecordKey(name: string, lockPrefix: string): Promise<{ newest: { key: string; epoch: number } | undefined; sentAt: number }> {
+    let page = await this.gateway.list(lockPrefix, 1, name, 'read', { delimiter: '/', startAfter: lockPrefix + BELOW_EVERY_RECORD });
+    const sentAt = page.sentAt;
+    for (;;) {
+      for (const k of page.keys) {
+        const epoch = epochOfKey(lockPrefix, k.key);
+        if (epoch !== undefined) return { newest: { key: k.key, epoch }, sentAt };
+      }
+      if (!page.truncated || page.nextContinuationToken === undefined) return { newest: undefined, sentAt };
+      page = await this.gateway.list(lockPrefix, 1000, name, 'read', { delimiter: '/', continuationToken: page.nextContinuationToken });
+    }
+  }
+
+  /** The generation record (GET: a missing bucket is an error, never "no generation"). */
+  private async readGeneration(name: string, operation: string): Promise<LogGeneration | undefined> {
+    const key = generationKey(lockKeyPrefix(this.options.prefix, name));
+    const got = await this.gateway.get(key, name, operation);
+    return got.found ? generationFromMetadata(name, key, got.metadata) : undefined;
+  }
+
+  /**
+   * Creates the generation record of a log that has none (never used, or its records were lost),
+   * with a base from the server clock. Whoever wins the create, the one record that exists is adopted.
+   */
+  private async createGeneration(name: string, newestListedEpoch: number): Promise<LogGeneration> {
+    const key = generationKey(lockKeyPrefix(this.options.prefix, name));
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const serverNow = this.gateway.serverClock.nowLowerBound();
+      if (serverNow === undefined) throw new S3LockStoreError(name, 'read', undefined, new Error('the store sent no Date header: cannot derive a generation base'));
+      const generation: LogGeneration = { id: uuidv4(), base: generationBase(serverNow, newestListedEpoch) };
+      const out = await this.gateway.createIfAbsent(key, generationToMetadata(generation), name, 'read');
+      if (out.kind === 'created') return generation;
+      if (out.kind === 'unknown') lastError = out.error;
+      const existing = await this.readGeneration(name, 'read');
+      if (existing) return existing;
+    }
+    throw new S3LockStoreError(name, 'read', undefined, lastError ?? new Error(`could not create or read ${key}`));
+  }
+
+  /** After a granting write: does the generation record still carry the id the write was based on? */
+  private async stillGeneration(name: string, expected: string | undefined, operation: string): Promise<boolean> {
+    const current = await this.readGeneration(name, operation);
+    if (expected !== undefined && current?.id === expected) return true;
+    this.views.delete(name);
+    return false;
+  }
+
+  /** Runs `task`; a missing bucket drops the cached view first, so nothing is ever confirmed by it. */
+  private async dropViewOnMissingBucket<T>(name: string, task: () => Promise<T>): Promise<T> {
+    try {
+      return await task();
+    } catch (error) {
+      if (error instanceof S3LockBucketMissingError) this.views.delete(name);
+      throw error;
+    }
+  }
+
+  /**
+   * Polls for newer epochs with GET (NoSuchKey = nothing changed; NoSuchBucket is an error, never a
+   * confirmation), falling back to LIST after a few.
+   */
   private async advance(name: string, start: View): Promise<View> {
     let view = start;
     for (let step = 0; step < MAX_WALK; step++) {
       const key = this.key(name, view.epoch + 1);
       const sentAt = this.mono.now();
-      const head = await this.gateway.head(key, name, 'poll');
+      const head = await this.gateway.get(key, name, 'poll');
       if (!head.found) {
         view = { ...view, confirmedAt: sentAt };
         this.views.set(name, view);
         return view;
       }
-      view = { epoch: view.epoch + 1, record: recordFromMetadata(name, key, head.metadata), lastModifiedMs: head.lastModifiedMs, confirmedAt: view.confirmedAt };
+      view = { epoch: view.epoch + 1, record: recordFromMetadata(name, key, head.metadata), lastModifiedMs: head.lastModifiedMs, confirmedAt: view.confirmedAt, generation: view.generation };
     }
-    return this.loadView(name);
+    return this.loadView(name, true);
   }
 
   private async withLastModified(name: string, view: View): Promise<View> {
     const key = this.key(name, view.epoch);
     const head = await this.gateway.head(key, name, 'read');
-    if (!head.found) return this.loadView(name);
+    if (!head.found) return this.loadView(name, view.generation !== undefined);
     const updated = { ...view, lastModifiedMs: head.lastModifiedMs };
     this.views.set(name, updated);
     return updated;

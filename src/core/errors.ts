@@ -60,6 +60,11 @@ export type S3LockLossReason =
   | 'deadline-passed'
   /** Another holder took the lock over (the store shows a newer lease). */
   | 'taken-over'
+  /**
+   * The store lost the lock's records (store restarted without state, bucket deleted or re-created,
+   * prefix emptied): the lock's generation record is missing or was replaced, or the bucket is missing.
+   */
+  | 'records-lost'
   /** The manager was closed or the application is shutting down. */
   | 'closed';
 
@@ -158,6 +163,22 @@ export class S3LockStoreError extends S3LockError {
   }
 }
 
+/**
+ * The bucket does not exist (an S3 `NoSuchBucket` answer): deleted, not created yet, or misnamed.
+ * Never read as "no record". A holder that meets it loses its lease with reason `records-lost`.
+ */
+export class S3LockBucketMissingError extends S3LockStoreError {
+  constructor(
+    lockName: string | undefined,
+    operation: string,
+    /** The bucket that is missing. */
+    readonly bucket: string,
+    cause: unknown,
+  ) {
+    super(lockName, operation, 404, new Error(`bucket "${bucket}" does not exist (NoSuchBucket)`, { cause }));
+  }
+}
+
 /** The manager was closed; no further locks can be taken with it. */
 export class S3LockClosedError extends S3LockError {
   constructor(lockName: string | undefined) {
@@ -189,6 +210,8 @@ function lossText(reason: S3LockLossReason): string {
       return 'the lease could not be renewed before its deadline';
     case 'taken-over':
       return 'another holder took the lock over';
+    case 'records-lost':
+      return 'the store lost the lock\'s records (generation record missing or replaced, or bucket missing)';
     case 'closed':
       return 'the lock manager was closed';
   }

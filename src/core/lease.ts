@@ -185,7 +185,7 @@ export class Lease {
     const result = await this.host.serial(() => protocol.renew(this.record));
     if (!result.renewed) {
       // Stop believing first; only then may the protocol delete the lease's versions.
-      this.lose('taken-over');
+      this.lose(result.reason ?? 'taken-over');
       const cleanUp = result.cleanUp;
       if (cleanUp) {
         await this.host.serial(cleanUp).catch((error: unknown) => {

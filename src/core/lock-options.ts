@@ -32,7 +32,9 @@ export interface S3LockManagerOptions {
    */
   bucket: string;
   /**
-   * Key prefix under which every lock lives. Lock names are encoded below it and can never escape it.
+   * Key prefix under which every lock lives: empty or ending in `/` (anything else is refused, as
+   * names under `locks/a` and `locks/` would alias). Lock names are encoded below it and can never
+   * escape it; managers with nested prefixes (`locks/` and `locks/a/`) do not disturb each other.
    * @default 'locks/'
    */
   prefix?: string;
@@ -201,6 +203,10 @@ export function resolveManagerOptions(options: S3LockManagerOptions, defaultHost
   const notXml = firstNonXmlCharacter(prefix);
   if (notXml !== undefined) {
     throw new S3LockInvalidOptionsError('prefix', `must not contain ${notXml}: ${XML_RULE}; got ${JSON.stringify(prefix)}`);
+  }
+  if (prefix !== '' && !prefix.endsWith('/')) {
+    // "locks/a" + name "x" and "locks/" + name "ax" would share keys: refused, never normalised.
+    throw new S3LockInvalidOptionsError('prefix', `must be empty or end in "/" (otherwise lock names of different prefixes alias each other), got ${JSON.stringify(prefix)}`);
   }
   const protocol = options.protocol ?? DEFAULTS.protocol;
   if (protocol !== 'auto' && protocol !== 'create-only' && protocol !== 'versioned') {

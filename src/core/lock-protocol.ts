@@ -19,6 +19,8 @@ export interface ProtocolLease extends LeaseRequest {
   readonly fencingToken: number;
   cursor: number;
   versionId?: string;
+  /** Create-only: id of the log generation the lease was granted in (see docs/protocol.md, record loss). */
+  generation?: string;
 }
 
 export type AcquireResult =
@@ -39,6 +41,8 @@ export type RenewResult =
   | { readonly renewed: true; readonly sentAt: number }
   | {
       readonly renewed: false;
+      /** Why not: taken over by another holder (default), or the store lost the lock's records. */
+      readonly reason?: 'taken-over' | 'records-lost';
       /**
        * Store clean-up of the ended lease, to run only after the lease has stopped believing it
        * holds (its signal aborted); it may delete the lease's own versions.
@@ -55,7 +59,7 @@ export interface LockProtocol {
   readonly name: 'create-only' | 'versioned';
   /** One attempt to take the lock. */
   tryAcquire(request: LeaseRequest): Promise<AcquireResult>;
-  /** Extends a held lease. `renewed: false` means another holder took over. Throws S3LockStoreError when the outcome stays unknown. */
+  /** Extends a held lease. `renewed: false` means another holder took over, or the records were lost (`reason`). Throws S3LockStoreError when the outcome stays unknown. */
   renew(lease: ProtocolLease): Promise<RenewResult>;
   /** Releases a lease; a lease already taken over is left alone. */
   release(lease: ProtocolLease): Promise<void>;

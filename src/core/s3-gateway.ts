@@ -2,13 +2,14 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketVersioningCommand,
+  GetObjectCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { S3LockStoreError } from './errors';
+import { S3LockBucketMissingError, S3LockStoreError } from './errors';
 import type { MonotonicClock, ServerClock } from './server-clock';
 
 /** Outcome of a create-only write. */
@@ -28,6 +29,24 @@ export type HeadResult =
 export interface ListedKey {
   readonly key: string;
   readonly lastModifiedMs: number;
+}
+
+/** One ListObjectsV2 page. */
+export interface KeyPage {
+  readonly keys: ListedKey[];
+  /** Common prefixes (with a delimiter): keys rolled up below the listed level. */
+  readonly commonPrefixes: string[];
+  readonly truncated: boolean;
+  readonly nextContinuationToken: string | undefined;
+  /** Local monotonic time at which the request was sent. */
+  readonly sentAt: number;
+}
+
+/** Optional ListObjectsV2 parameters. */
+export interface ListOptions {
+  readonly startAfter?: string;
+  readonly delimiter?: string;
+  readonly continuationToken?: string;
 }
 
 /** Outcome of an unconditional PUT whose outcome must be settled by the caller (versioned protocol). */
@@ -85,7 +104,7 @@ export class S3Gateway {
       const status = statusOf(error);
       if (status === 412) return { kind: 'exists', sentAt };
       if (isUnknownOutcome(error)) return { kind: 'unknown', sentAt, error };
-      throw new S3LockStoreError(lockName, operation, status, error);
+      throw this.storeError(lockName, operation, error);
     }
   }
 
@@ -96,11 +115,14 @@ export class S3Gateway {
       const out = await this.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, ...bodyOf(metadata), Metadata: metadata }));
       return { sentAt, versionId: (out as { VersionId?: string }).VersionId };
     } catch (error) {
-      throw new S3LockStoreError(lockName, operation, statusOf(error), error);
+      throw this.storeError(lockName, operation, error);
     }
   }
 
-  /** HeadObject; 404 is `found: false`. */
+  /**
+   * HeadObject; 404 is `found: false`. A HEAD cannot tell a missing key from a missing bucket (both
+   * answer 404 without a body on RGW and moto): use {@link get} where that matters.
+   */
   async head(key: string, lockName: string | undefined, operation: string, versionId?: string): Promise<HeadResult> {
     try {
       const out = (await this.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }))) as {
@@ -112,21 +134,54 @@ export class S3Gateway {
     } catch (error) {
       const status = statusOf(error);
       if (status === 404 && !isNoSuchBucket(error)) return { found: false };
-      throw new S3LockStoreError(lockName, operation, status, error);
+      throw this.storeError(lockName, operation, error);
+    }
+  }
+
+  /**
+   * GetObject (same price class as HEAD): `found: false` only for `NoSuchKey`; a missing bucket is
+   * {@link S3LockBucketMissingError}. The small body is read and dropped.
+   */
+  async get(key: string, lockName: string | undefined, operation: string): Promise<HeadResult> {
+    try {
+      const out = (await this.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))) as {
+        Metadata?: Record<string, string>;
+        LastModified?: Date;
+        VersionId?: string;
+        Body?: { transformToString?: () => Promise<string> };
+      };
+      await out.Body?.transformToString?.();
+      return { found: true, metadata: out.Metadata ?? {}, lastModifiedMs: out.LastModified?.getTime() ?? 0, versionId: out.VersionId };
+    } catch (error) {
+      if (statusOf(error) === 404 && (error as { name?: string } | null)?.name === 'NoSuchKey') return { found: false };
+      throw this.storeError(lockName, operation, error);
     }
   }
 
   /** ListObjectsV2 under `prefix` (keys ascending), up to `maxKeys`, after `startAfter`. */
-  async list(prefix: string, maxKeys: number, lockName: string | undefined, operation: string, startAfter?: string): Promise<{ keys: ListedKey[]; truncated: boolean; sentAt: number }> {
+  async list(prefix: string, maxKeys: number, lockName: string | undefined, operation: string, options: ListOptions = {}): Promise<KeyPage> {
     const sentAt = this.mono.now();
     try {
       const out = (await this.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: maxKeys, StartAfter: startAfter }),
-      )) as { Contents?: Array<{ Key?: string; LastModified?: Date }>; IsTruncated?: boolean };
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          MaxKeys: maxKeys,
+          StartAfter: options.continuationToken === undefined ? options.startAfter : undefined,
+          Delimiter: options.delimiter,
+          ContinuationToken: options.continuationToken,
+        }),
+      )) as {
+        Contents?: Array<{ Key?: string; LastModified?: Date }>;
+        CommonPrefixes?: Array<{ Prefix?: string }>;
+        IsTruncated?: boolean;
+        NextContinuationToken?: string;
+      };
       const keys = (out.Contents ?? []).filter((c) => c.Key !== undefined).map((c) => ({ key: c.Key!, lastModifiedMs: c.LastModified?.getTime() ?? 0 }));
-      return { keys, truncated: out.IsTruncated === true, sentAt };
+      const commonPrefixes = (out.CommonPrefixes ?? []).map((c) => c.Prefix).filter((p): p is string => p !== undefined);
+      return { keys, commonPrefixes, truncated: out.IsTruncated === true, nextContinuationToken: out.NextContinuationToken || undefined, sentAt };
     } catch (error) {
-      throw new S3LockStoreError(lockName, operation, statusOf(error), error);
+      throw this.storeError(lockName, operation, error);
     }
   }
 
@@ -137,7 +192,7 @@ export class S3Gateway {
     } catch (error) {
       const status = statusOf(error);
       if (status === 404 && !isNoSuchBucket(error)) return;
-      throw new S3LockStoreError(lockName, operation, status, error);
+      throw this.storeError(lockName, operation, error);
     }
   }
 
@@ -158,7 +213,7 @@ export class S3Gateway {
         }
       } catch (error) {
         if (error instanceof S3LockStoreError) throw error;
-        throw new S3LockStoreError(lockName, operation, statusOf(error), error);
+        throw this.storeError(lockName, operation, error);
       }
     }
   }
@@ -171,7 +226,7 @@ export class S3Gateway {
       return { kind: 'written', sentAt, versionId: (out as { VersionId?: string }).VersionId };
     } catch (error) {
       if (isUnknownOutcome(error)) return { kind: 'unknown', sentAt, error };
-      throw new S3LockStoreError(lockName, operation, statusOf(error), error);
+      throw this.storeError(lockName, operation, error);
     }
   }
 
@@ -213,7 +268,7 @@ export class S3Gateway {
         sentAt,
       };
     } catch (error) {
-      throw new S3LockStoreError(lockName, operation, statusOf(error), error);
+      throw this.storeError(lockName, operation, error);
     }
   }
 
@@ -223,8 +278,14 @@ export class S3Gateway {
       const out = (await this.send(new GetBucketVersioningCommand({ Bucket: this.bucket }))) as { Status?: string };
       return out.Status || undefined;
     } catch (error) {
-      throw new S3LockStoreError(undefined, operation, statusOf(error), error);
+      throw this.storeError(undefined, operation, error);
     }
+  }
+
+  /** The typed error for a failed request: {@link S3LockBucketMissingError} for `NoSuchBucket`. */
+  private storeError(lockName: string | undefined, operation: string, error: unknown): S3LockStoreError {
+    if (isNoSuchBucket(error)) return new S3LockBucketMissingError(lockName, operation, this.bucket, error);
+    return new S3LockStoreError(lockName, operation, statusOf(error), error);
   }
 
   /**

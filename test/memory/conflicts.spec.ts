@@ -22,6 +22,7 @@ describe('409 / 500 on conditional creates', () => {
 
   beforeEach(async () => {
     world = await MemoryWorld.create();
+    await world.plantGenerations(['acquire-rb', 'job', 'race', 'rel', 'renew', 'renew-rb']); // epochs count from 1 in these tests
     a = world.manager();
     b = world.manager();
     await Promise.all([a.manager.probe(), b.manager.probe()]);

@@ -15,6 +15,7 @@ describe('garbage collection', () => {
 
   beforeEach(async () => {
     world = await MemoryWorld.create();
+    await world.plantGenerations(['gc']); // epochs count from 1 in these tests
     a = world.manager({ gcHorizonMs: HORIZON_MS, gcIntervalMs: 0 });
     a.manager.on('storeError', (e) => storeErrors.push(e));
     await a.manager.probe();

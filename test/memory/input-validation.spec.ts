@@ -169,19 +169,21 @@ describe('input validation', () => {
       const locks = NAMES.map((name, i) => ({ name, lock: (i % 2 === 0 ? a : b).manager.lock(name) }));
       const acquired = await Promise.all(locks.map(({ lock }) => lock.tryAcquire()));
       expect(acquired).toEqual(NAMES.map(() => true));
-      for (const { lock } of locks) expect(lock.fencingToken).toBe(1);
+      for (const { name, lock } of locks) expect(lock.fencingToken).toBe((await world.base(name)) + 1);
 
       // every name is held: nobody else gets any of them
       const again = await Promise.all(NAMES.map((name, i) => (i % 2 === 0 ? b : a).manager.lock(name).tryAcquire()));
       expect(again).toEqual(NAMES.map(() => false));
 
-      // the store holds one record per name, each under its own segment below the prefix
-      const keys = (await world.keys('')).filter((k) => !k.startsWith(`${PREFIX}.probe/`) && k !== `${PREFIX}.protocol`);
+      // the store holds one record (and the generation record) per name, each under its own segment below the prefix
+      const all = (await world.keys('')).filter((k) => !k.startsWith(`${PREFIX}.probe/`) && k !== `${PREFIX}.protocol`);
+      expect(all.filter((k) => k.endsWith('/generation'))).toHaveLength(NAMES.length);
+      const keys = all.filter((k) => !k.endsWith('/generation'));
       expect(keys).toHaveLength(NAMES.length);
       for (const key of keys) expect(key).toMatch(/^locks\/[^/]+\/\d{15}$/);
       const segments = new Set(keys.map((k) => k.split('/')[1]));
       expect(segments.size).toBe(NAMES.length);
-      for (const name of NAMES) expect(keys).toContain(recordKey(name, 1));
+      for (const name of NAMES) expect(keys).toContain(recordKey(name, (await world.base(name)) + 1));
       for (const name of NAMES) expect(lockPrefixOf(name).startsWith(PREFIX)).toBe(true);
 
       // inspect sees the right holder for each

@@ -12,6 +12,7 @@ describe('lost responses after an applied create (SDK retry -> 412 -> read-back)
 
   beforeEach(async () => {
     world = await MemoryWorld.create();
+    await world.plantGenerations(['extend', 'handoff', 'hist', 'job', 'k', 'late', 'rel', 'renew']); // epochs count from 1 in these tests
     a = world.manager();
     b = world.manager();
     await a.manager.probe();
@@ -29,7 +30,7 @@ describe('lost responses after an applied create (SDK retry -> 412 -> read-back)
 
   /** The epoch-log entries of the store for `name`: PUTs that were applied (200) or refused (412). */
   function putStatuses(name: string): number[] {
-    return world.store.requests.filter((r) => r.operation === 'PutObject' && r.key?.startsWith(lockPrefixOf(name))).map((r) => r.status);
+    return world.store.requests.filter((r) => r.operation === 'PutObject' && r.key?.startsWith(lockPrefixOf(name)) && !r.key.endsWith('/generation')).map((r) => r.status);
   }
 
   it('acquire: the dropped winning create is recognised; right token; no double grant', async () => {

@@ -20,6 +20,7 @@ describe('planted and corrupt records', () => {
 
   beforeEach(async () => {
     world = await MemoryWorld.create();
+    await world.plantGenerations(['job', 'warm']); // epochs count from 1 in these tests
     a = world.manager();
     b = world.manager();
   });

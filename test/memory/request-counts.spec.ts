@@ -18,7 +18,10 @@ describe('request counts', () => {
 
   const ops = () => world.store.requests.map((r) => `${r.operation}${r.conditional ? ' (conditional)' : ''}`);
 
-  it('warm uncontended acquire + release = 2 conditional PUTs', async () => {
+  const PUT = 'PutObject (conditional)';
+  const GET = 'GetObject';
+
+  it('warm uncontended acquire + release = 2 conditional PUTs + the GET of the generation record after the acquire', async () => {
     const warmUp = a.manager.lock('warm');
     await warmUp.acquire();
     await warmUp.release();
@@ -29,18 +32,21 @@ describe('request counts', () => {
       await lock.release();
     }
     await sleep(50); // background work after release, if any, would show up here
-    expect(ops()).toEqual(Array(6).fill('PutObject (conditional)'));
+    expect(ops()).toEqual(Array(3).fill([PUT, GET, PUT]).flat());
+    // the GET is the record-loss check: sent after the acquire's PUT was answered
+    const log = world.store.requests;
+    expect(log[1]!.key).toMatch(/\/warm\/generation$/);
   });
 
-  it('using() on a warm name = 2 PUTs as well', async () => {
+  it('using() on a warm name = 2 PUTs + 1 GET as well', async () => {
     await a.manager.using('u', () => undefined);
     world.store.clearRequests();
     await expect(a.manager.using('u', () => 42)).resolves.toBe(42);
     await sleep(50);
-    expect(ops()).toEqual(['PutObject (conditional)', 'PutObject (conditional)']);
+    expect(ops()).toEqual([PUT, GET, PUT]);
   });
 
-  it('cold acquire on a fresh manager, with records in the store = LIST + HEAD + PUT', async () => {
+  it('cold acquire on a fresh manager, with records in the store = LIST || GET generation, HEAD, PUT, GET generation', async () => {
     const old = a.manager.lock('cold');
     await old.acquire();
     await old.release();
@@ -49,18 +55,20 @@ describe('request counts', () => {
     world.store.clearRequests();
     const lock = c.manager.lock('cold');
     await lock.acquire();
-    expect(ops()).toEqual(['ListObjectsV2', 'HeadObject', 'PutObject (conditional)']);
-    expect(lock.fencingToken).toBe(3);
+    expect(ops().slice(0, 2).sort()).toEqual(['GetObject', 'ListObjectsV2']);
+    expect(ops().slice(2)).toEqual(['HeadObject', PUT, GET]);
+    expect(lock.fencingToken).toBe((await world.base('cold')) + 3);
     await lock.release();
   });
 
-  it('cold acquire of a name never used = LIST + PUT', async () => {
+  it('cold acquire of a name never used = LIST || GET generation (404), PUT generation, PUT, GET generation', async () => {
     const c = world.manager();
     await c.manager.probe();
     world.store.clearRequests();
     const lock = c.manager.lock('new');
     await lock.acquire();
-    expect(ops()).toEqual(['ListObjectsV2', 'PutObject (conditional)']);
+    expect(ops().slice(0, 2).sort()).toEqual(['GetObject', 'ListObjectsV2']);
+    expect(ops().slice(2)).toEqual([PUT, PUT, GET]);
     await lock.release();
   });
 
@@ -100,7 +108,7 @@ describe('request counts', () => {
     // count the steady state: from 500 ms after the arrivals to 500 ms before the timeouts
     const from = start + 500;
     const to = start + waitMs - 500;
-    const reads = (p: Proc) => p.tap.requests.filter((r) => r.at >= from && r.at <= to && (r.operation === 'HeadObject' || r.operation === 'ListObjectsV2')).length;
+    const reads = (p: Proc) => p.tap.requests.filter((r) => r.at >= from && r.at <= to && (r.operation === 'HeadObject' || r.operation === 'GetObject' || r.operation === 'ListObjectsV2')).length;
     const writes = (p: Proc) => p.tap.requests.filter((r) => r.at >= start && r.operation === 'PutObject').length;
     const r1 = reads(one);
     const r20 = reads(twenty);
@@ -129,7 +137,16 @@ describe('request counts', () => {
     await holder.release();
   });
 
-  it('an in-process hand-off (release with a local waiter) = 1 PUT', async () => {
+  it('a renewal = 1 PUT and, in parallel, 1 GET of the generation record', async () => {
+    const lock = a.manager.lock('renewing');
+    await lock.acquire();
+    world.store.clearRequests();
+    await lock.extend();
+    expect(ops().sort()).toEqual([GET, PUT]);
+    await lock.release();
+  });
+
+  it('an in-process hand-off (release with a local waiter) = 1 PUT + the GET of the generation record', async () => {
     const first = a.manager.lock('handoff');
     const second = a.manager.lock('handoff');
     await first.acquire();
@@ -139,7 +156,7 @@ describe('request counts', () => {
     await first.release();
     await waiting;
     expect(second.isHeld).toBe(true);
-    expect(ops()).toEqual(['PutObject (conditional)']);
+    expect(ops()).toEqual([PUT, GET]);
     world.store.clearRequests();
     await second.release();
     await waitFor(() => world.store.requests.length > 0, 1000, 'the release');

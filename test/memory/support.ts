@@ -6,7 +6,7 @@
  * {@link ClientTap}, which logs that client's requests (local monotonic send time) and can aim the
  * store's own fault injection at that one client only (store.faults rules hit every client).
  */
-import { CreateBucketCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { performance } from 'node:perf_hooks';
 import { S3LockManager, type S3LockManagerInternals, type S3LockManagerOptions } from '../../src';
 import { encodeLockName } from '../../src/core/lock-name';
@@ -195,10 +195,39 @@ export class MemoryWorld {
     return keys;
   }
 
-  /** Record keys (epochs, newest first) of one lock. */
+  /**
+   * Record epochs of one lock, newest first, counted from its generation's base (1 = the first
+   * record of the generation); records at or below the base are left out.
+   */
   async epochs(name: string): Promise<number[]> {
+    const base = await this.base(name);
+    return (await this.absoluteEpochs(name)).map((e) => e - base).filter((e) => e > 0);
+  }
+
+  /** Record epochs of one lock as stored (fencing tokens), newest first. */
+  async absoluteEpochs(name: string): Promise<number[]> {
     const lockPrefix = lockPrefixOf(name);
     return (await this.keys(lockPrefix)).map((k) => epochOf(name, k)).filter((e): e is number => e !== undefined);
+  }
+
+  /** The base of the lock's log generation (its first record is base + 1); throws if the log has none. */
+  async base(name: string, prefix: string = PREFIX): Promise<number> {
+    const out = await this.admin.send(new HeadObjectCommand({ Bucket: this.bucket, Key: lockPrefixOf(name, prefix) + 'generation' }));
+    const base = Number(out.Metadata?.['lock-base']);
+    if (!Number.isSafeInteger(base)) throw new Error(`no generation record for ${name}`);
+    return base;
+  }
+
+  /**
+   * Plants generation records with base 0 for `names`, as the engine would write them, so that
+   * their logs count epochs from 1 (the engine itself takes a base from the store's clock). For
+   * tests that read exact epochs and request sequences.
+   */
+  async plantGenerations(names: readonly string[], base = 0): Promise<void> {
+    for (const name of names) {
+      const metadata = { 'lock-format': '1', 'lock-generation': `planted-${name}`, 'lock-base': String(base) };
+      await this.admin.send(new PutObjectCommand({ Bucket: this.bucket, Key: lockPrefixOf(name) + 'generation', Body: JSON.stringify(metadata), Metadata: metadata, IfNoneMatch: '*' }));
+    }
   }
 
   async put(key: string, metadata: Record<string, string> = {}, body = 'planted'): Promise<void> {

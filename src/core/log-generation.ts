@@ -1,0 +1,49 @@
+import { S3LockCorruptRecordError } from './errors';
+import { MAX_EPOCH } from './epoch-key';
+
+/**
+ * The generation record of a lock's log (create-only): one fixed key per lock, created with
+ * `If-None-Match: *`, naming the generation (a random id) and its base epoch. Only records above
+ * the base count. A store that loses the lock's records loses this record too; the next reader
+ * creates a new one with a new id and a base above every earlier epoch, and every holder or writer
+ * of the old generation finds out by reading it. See docs/protocol.md, "Record loss".
+ */
+export interface LogGeneration {
+  readonly id: string;
+  /** Epochs at or below this do not count; the generation's first record is `base + 1`. */
+  readonly base: number;
+}
+
+/** Leaf name of the generation record below a lock's prefix (not 15 digits: never a record, never collected). */
+export const GENERATION_LEAF = 'generation';
+
+/** Epochs per second of server time that the base reserves (docs/protocol.md, assumption R). */
+export const BASE_EPOCHS_PER_SECOND = 10_000;
+
+export function generationKey(lockPrefix: string): string {
+  return lockPrefix + GENERATION_LEAF;
+}
+
+/**
+ * The base of a new generation: the server clock in whole seconds times
+ * {@link BASE_EPOCHS_PER_SECOND}, and at least the newest epoch still listed.
+ */
+export function generationBase(serverNowMs: number, newestListedEpoch: number): number {
+  const base = Math.max(Math.floor(serverNowMs / 1000) * BASE_EPOCHS_PER_SECOND, newestListedEpoch);
+  if (!Number.isSafeInteger(base) || base < 0 || base >= MAX_EPOCH - 1) throw new RangeError(`generation base out of range: ${base}`);
+  return base;
+}
+
+export function generationToMetadata(generation: LogGeneration): Record<string, string> {
+  return { 'lock-format': '1', 'lock-generation': generation.id, 'lock-base': String(generation.base) };
+}
+
+/** Decodes a generation record, or throws {@link S3LockCorruptRecordError}. */
+export function generationFromMetadata(lockName: string, key: string, metadata: Record<string, string> | undefined): LogGeneration {
+  const m = metadata ?? {};
+  const base = Number(m['lock-base']);
+  if (m['lock-format'] !== '1' || !m['lock-generation'] || !Number.isSafeInteger(base) || base < 0) {
+    throw new S3LockCorruptRecordError(lockName, key, `not a generation record (${JSON.stringify(m)})`);
+  }
+  return { id: m['lock-generation'], base };
+}
