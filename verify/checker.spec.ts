@@ -303,6 +303,24 @@ describe('checkHistory', () => {
       expect(rules(history({ sections: [released, section(1, 'a', 2, 1_000, 1_100)] }))).toEqual([]);
     });
 
+    it('judges a takeover against the lease it took over (the highest lower token), once', () => {
+      const h = history({
+        sections: [
+          section(0, 'a', 1, 100, 1_450, { askedAt: 50, renewals: [1_100], lossAt: 1_400, lossReason: 'taken-over' }),
+          section(1, 'a', 2, 1_400, 1_500, { askedAt: 1_300 }),
+          section(0, 'a', 3, 1_600, 1_700, { askedAt: 1_550 }),
+        ],
+      });
+      const v = checkHistory(h).violations.filter((x) => x.rule === 'early-takeover');
+      expect(v.map((x) => x.tokens)).toEqual([[1, 2]]);
+    });
+
+    it('is excused inside the window of a record loss (one TTL after it)', () => {
+      const sections = [section(0, 'a', 1, 1_300, 1_700, { askedAt: 1_250, lossAt: 1_650, lossReason: 'taken-over' }), section(1, 'a', 2, 1_600, 1_800, { askedAt: 1_500 })];
+      expect(rules(history({ sections, operations: [op('wipe', 1_000, 1_200)] }))).toEqual([]);
+      expect(rules(history({ sections }))).toEqual(['mutual-exclusion', 'early-takeover']);
+    });
+
     it('is excused by a force release after the write', () => {
       const h = history({
         sections: [section(0, 'a', 1, 100, 1_700, { askedAt: 50, renewals: [1_100], lossAt: 1_650, lossReason: 'taken-over' }), section(1, 'a', 2, 1_600, 1_800)],

@@ -307,12 +307,23 @@ export function checkHistory(history: History): CheckResult {
     // early takeover: a higher token started while the lease's last confirmed write may have been younger than the TTL
     for (const fresh of sections) {
       if (fresh.token === null) continue;
-      for (const stale of sections) {
-        if (stale === fresh || stale.token === null || stale.token >= fresh.token || stale.start > fresh.start) continue;
+      // the lease it took over: the highest lower token granted before it started
+      let stale: SectionRecord | undefined;
+      for (const s of sections) {
+        if (s.token !== null && s.token < fresh.token && s.start <= fresh.start && (!stale || s.token > stale.token!)) stale = s;
+      }
+      if (!stale || stale.token === null) continue;
+      {
         if (!(fresh.start < stale.end || stale.lossReason === 'taken-over')) continue; // released (or ended) before
         const write = lastConfirmedWrite(stale, fresh.start, requestTimeoutMs);
         if (!write || fresh.start >= write.sentAfter + ttlMs) continue;
-        if (operations.some((o) => (o.kind !== 'force-release' || o.name === name) && o.endAt >= write.sentAfter && o.startAt <= fresh.start)) continue;
+        // a force release after that write, or a record loss whose window (one TTL) holds the takeover
+        const excused = operations.some((o) =>
+          o.kind === 'force-release'
+            ? o.name === name && o.endAt >= write.sentAfter && o.startAt <= fresh.start
+            : o.startAt <= fresh.start && withinOneTtl(o, fresh.start) && stale.askedAt < o.endAt + ttlMs + slackMs,
+        );
+        if (excused) continue;
         violations.push({
           rule: 'early-takeover',
           name,
