@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkHistory, loadHistory, type ViolationRule } from './checker';
-import type { AttemptRecord, History, PauseRecord, RunRecord, SectionRecord, WorkerInfo } from './history';
+import type { AttemptRecord, History, OperationRecord, PauseRecord, RunRecord, SectionRecord, WorkerInfo } from './history';
 
 // Hand-made histories, one per rule. Worker i has pid 100 + i.
 
@@ -41,7 +41,9 @@ function workerInfo(index: number, extra: Partial<WorkerInfo> = {}): WorkerInfo 
   return { index, pid: 100 + index, skewMs: 0, exitCode: 0, signal: null, killed: false, stderrTail: '', ...extra };
 }
 
-function history(parts: { sections?: SectionRecord[]; attempts?: AttemptRecord[]; pauses?: PauseRecord[]; workers?: WorkerInfo[]; crashes?: History['crashes'] } = {}): History {
+function history(
+  parts: { sections?: SectionRecord[]; attempts?: AttemptRecord[]; pauses?: PauseRecord[]; workers?: WorkerInfo[]; crashes?: History['crashes']; operations?: OperationRecord[] } = {},
+): History {
   const workers = parts.workers ?? [workerInfo(0), workerInfo(1)];
   const run: RunRecord = {
     store: 'memory',
@@ -57,7 +59,8 @@ function history(parts: { sections?: SectionRecord[]; attempts?: AttemptRecord[]
     pauses: parts.pauses ?? [],
     faultCounts: {},
     resource: { accepted: 0, rejected: 0, byName: {} },
-    bounds: { acquireSlackMs: 3_000, attemptBoundMs: 9_000, lossAfterResumeMs: 500 },
+    bounds: { acquireSlackMs: 3_000, attemptBoundMs: 9_000, lossAfterResumeMs: 500, requestTimeoutMs: 2_000, interferenceSlackMs: 500 },
+    operations: parts.operations ?? [],
   };
   return {
     run,
@@ -66,6 +69,10 @@ function history(parts: { sections?: SectionRecord[]; attempts?: AttemptRecord[]
     crashes: parts.crashes ?? [],
     done: workers.map((w) => ({ type: 'done' as const, worker: w.index, pid: w.pid, at: 10_000, counts: {} })),
   };
+}
+
+function op(kind: OperationRecord['kind'], startAt: number, endAt: number, extra: Partial<OperationRecord> = {}): OperationRecord {
+  return { kind, startAt, endAt, ...(kind === 'force-release' ? { name: 'a', trigger: 'random' as const, result: true } : {}), ...extra };
 }
 
 function rules(h: History): ViolationRule[] {
@@ -94,12 +101,13 @@ describe('checkHistory', () => {
     it('flags an overlap whose loss signal fired only after the other section began', () => {
       const h = history({ sections: [section(0, 'a', 1, 100, 300, { lossAt: 250, lossReason: 'taken-over' }), section(1, 'a', 2, 200, 400)] });
       const v = checkHistory(h).violations;
-      expect(v.map((x) => x.rule)).toEqual(['mutual-exclusion']);
+      // taken over 100 ms after its grant: an early takeover as well
+      expect(v.map((x) => x.rule)).toEqual(['mutual-exclusion', 'early-takeover']);
       expect(v[0]!.message).toContain('fired 50 ms after the overlap began');
     });
 
     it('accepts a section that goes on a little after its loss signal fired, before the next one began', () => {
-      const h = history({ sections: [section(0, 'a', 1, 100, 260, { lossAt: 190, lossReason: 'deadline-passed' }), section(1, 'a', 2, 200, 400)] });
+      const h = history({ sections: [section(0, 'a', 1, 100, 260, { askedAt: -5_000, lossAt: 190, lossReason: 'deadline-passed' }), section(1, 'a', 2, 200, 400)] });
       expect(rules(h)).toEqual([]);
     });
 
@@ -127,7 +135,7 @@ describe('checkHistory', () => {
     it('does not excuse an overlap with a pause that ended before the stale section was asked for', () => {
       const pauses = [{ pid: 100, worker: 0, stopAt: 10, contAt: 50 }];
       const h = history({ sections: [section(0, 'a', 1, 100, 300, { lossAt: 250 }), section(1, 'a', 2, 200, 400)], pauses });
-      expect(rules(h)).toEqual(['mutual-exclusion']);
+      expect(rules(h)).toEqual(['mutual-exclusion', 'early-takeover']);
     });
 
     it('counts a paused holder that went on after SIGCONT before its signal fired', () => {
@@ -178,6 +186,145 @@ describe('checkHistory', () => {
       const h = history({
         sections: [section(0, 'a', 1, 5_001, 5_003, { askedAt: 80, lossAt: 5_002 }), section(1, 'a', 2, 4_000, 4_100)],
         pauses,
+      });
+      expect(rules(h)).toEqual([]);
+    });
+  });
+
+  describe('force releases', () => {
+    it('excuses an overlap with a force-released holder whose signal fired within one TTL, and counts it', () => {
+      const h = history({
+        sections: [section(0, 'a', 1, 100, 2_000, { lossAt: 1_900, lossReason: 'taken-over' }), section(1, 'a', 3, 1_000, 1_200)],
+        operations: [op('force-release', 800, 900)],
+      });
+      const result = checkHistory(h);
+      expect(result.violations).toEqual([]);
+      expect(result.stats.forceReleaseOverlapsExcused).toBe(1);
+      expect(result.stats.operations).toEqual({ 'force-release': 1 });
+    });
+
+    it('still flags a force-released holder that believed more than one TTL after the force release', () => {
+      const h = history({
+        sections: [section(0, 'a', 1, 100, 6_000, { lossAt: 5_000, lossReason: 'taken-over' }), section(1, 'a', 3, 1_000, 4_800)],
+        operations: [op('force-release', 800, 900)],
+      });
+      const v = checkHistory(h).violations;
+      expect(v.map((x) => x.rule)).toEqual(['mutual-exclusion']);
+      expect(v[0]!.message).toContain('force-released');
+    });
+
+    it('does not excuse an overlap by a force release of another name, or one that found nothing to release', () => {
+      const sections = [section(0, 'a', 1, 100, 2_000, { lossAt: 1_900 }), section(1, 'a', 3, 1_000, 1_200)];
+      expect(rules(history({ sections, operations: [op('force-release', 800, 900, { name: 'b' })] }))).toContain('mutual-exclusion');
+      expect(rules(history({ sections, operations: [op('force-release', 800, 900, { result: false })] }))).toContain('mutual-exclusion');
+    });
+
+    it('does not excuse a token given twice after a force release (a reused lease id)', () => {
+      const h = history({
+        sections: [section(0, 'a', 4, 1_000, 1_100), section(1, 'a', 4, 1_300, 1_400)],
+        operations: [op('force-release', 800, 900)],
+      });
+      expect(rules(h)).toEqual(['fencing-order']);
+    });
+  });
+
+  describe('record loss', () => {
+    it('excuses overlaps that end within one TTL of a wipe, and counts them', () => {
+      // worker 0 held across the wipe and learnt it 2.5 s later; worker 1 acquired after the wipe with a higher token
+      const h = history({
+        sections: [section(0, 'a', 7, 100, 3_600, { lossAt: 3_500, lossReason: 'taken-over' }), section(1, 'a', 9, 1_500, 4_000)],
+        operations: [op('wipe', 1_000, 1_200, { result: 12 })],
+      });
+      const result = checkHistory(h);
+      expect(result.violations).toEqual([]);
+      expect(result.stats.lossOverlapsExcused).toBe(1);
+    });
+
+    it('flags loss-unnoticed when two holders still believe one TTL after the wipe', () => {
+      const h = history({
+        sections: [section(0, 'a', 7, 100, 25_000), section(1, 'a', 9, 1_500, 25_000)],
+        operations: [op('recreate-bucket', 1_000, 1_200)],
+      });
+      const v = checkHistory(h).violations;
+      expect(v.map((x) => x.rule)).toEqual(expect.arrayContaining(['loss-unnoticed']));
+      expect(v.map((x) => x.rule)).not.toContain('mutual-exclusion');
+      expect(v.find((x) => x.rule === 'loss-unnoticed')!.message).toContain('after the recreate-bucket');
+    });
+
+    it('flags loss-unnoticed for two holders that acquired right after the wipe (a warm and a cold process)', () => {
+      const h = history({
+        sections: [section(0, 'a', 1, 1_300, 9_000, { cold: true }), section(1, 'a', 3, 1_400, 9_000)],
+        operations: [op('wipe', 1_000, 1_200)],
+      });
+      expect(rules(h)).toContain('loss-unnoticed');
+    });
+
+    it('flags fencing-after-loss when a token after the wipe does not exceed one before it', () => {
+      const h = history({
+        sections: [section(0, 'a', 103, 100, 500), section(1, 'a', 1, 2_000, 2_100, { cold: true }), section(0, 'a', 104, 3_000, 3_100)],
+        operations: [op('wipe', 1_000, 1_200)],
+      });
+      const v = checkHistory(h).violations;
+      expect(v.map((x) => x.rule)).toEqual(['fencing-after-loss']);
+      expect(v[0]!.message).toContain('not above 103');
+      expect(v[0]!.message).toContain('a cold manager');
+      expect(v[0]!.tokens).toEqual([103, 1]);
+    });
+
+    it('flags a token equal to one before the loss too, and accepts tokens above all of them', () => {
+      const ops = [op('wipe', 1_000, 1_200)];
+      expect(rules(history({ sections: [section(0, 'a', 5, 100, 500), section(1, 'a', 5, 2_000, 2_100)], operations: ops }))).toEqual(['fencing-after-loss']);
+      expect(rules(history({ sections: [section(0, 'a', 5, 100, 500), section(1, 'a', 6, 2_000, 2_100)], operations: ops }))).toEqual([]);
+    });
+
+    it('does not excuse overlaps that began before the loss', () => {
+      const h = history({ sections: [section(0, 'a', 1, 100, 1_100), section(1, 'a', 2, 500, 1_100)], operations: [op('wipe', 1_000, 1_200)] });
+      expect(rules(h)).toContain('mutual-exclusion');
+    });
+  });
+
+  describe('early-takeover', () => {
+    it('flags a takeover while the holder was renewing normally', () => {
+      // worker 0 renews every second; worker 1 (a clock 5 s ahead) takes over 300 ms after a renewal
+      const renewals = [1_100, 2_100, 3_100];
+      const h = history({
+        sections: [section(0, 'a', 1, 100, 3_450, { askedAt: 50, renewals, lossAt: 3_400, lossReason: 'taken-over' }), section(1, 'a', 2, 3_400, 3_600, { askedAt: 3_000 })],
+      });
+      const v = checkHistory(h).violations;
+      expect(v.map((x) => x.rule)).toEqual(['early-takeover']);
+      expect(v[0]!.message).toContain('renewal 3');
+      expect(v[0]!.message).toContain(`${2_100 + 3_000 - 3_400} ms before`);
+    });
+
+    it('accepts a takeover one TTL after the last confirmed write, and a takeover after a release', () => {
+      const lost = section(0, 'a', 1, 100, 5_500, { askedAt: 50, renewals: [1_100, 2_100], lossAt: 5_200, lossReason: 'deadline-passed' });
+      expect(rules(history({ sections: [lost, section(1, 'a', 2, 5_200, 5_600)] }))).toEqual([]);
+      const released = section(0, 'a', 1, 100, 900, { askedAt: 50 });
+      expect(rules(history({ sections: [released, section(1, 'a', 2, 1_000, 1_100)] }))).toEqual([]);
+    });
+
+    it('judges a takeover against the lease it took over (the highest lower token), once', () => {
+      const h = history({
+        sections: [
+          section(0, 'a', 1, 100, 1_450, { askedAt: 50, renewals: [1_100], lossAt: 1_400, lossReason: 'taken-over' }),
+          section(1, 'a', 2, 1_400, 1_500, { askedAt: 1_300 }),
+          section(0, 'a', 3, 1_600, 1_700, { askedAt: 1_550 }),
+        ],
+      });
+      const v = checkHistory(h).violations.filter((x) => x.rule === 'early-takeover');
+      expect(v.map((x) => x.tokens)).toEqual([[1, 2]]);
+    });
+
+    it('is excused inside the window of a record loss (one TTL after it)', () => {
+      const sections = [section(0, 'a', 1, 1_300, 1_700, { askedAt: 1_250, lossAt: 1_650, lossReason: 'taken-over' }), section(1, 'a', 2, 1_600, 1_800, { askedAt: 1_500 })];
+      expect(rules(history({ sections, operations: [op('wipe', 1_000, 1_200)] }))).toEqual([]);
+      expect(rules(history({ sections }))).toEqual(['mutual-exclusion', 'early-takeover']);
+    });
+
+    it('is excused by a force release after the write', () => {
+      const h = history({
+        sections: [section(0, 'a', 1, 100, 1_700, { askedAt: 50, renewals: [1_100], lossAt: 1_650, lossReason: 'taken-over' }), section(1, 'a', 2, 1_600, 1_800)],
+        operations: [op('force-release', 1_300, 1_400)],
       });
       expect(rules(h)).toEqual([]);
     });

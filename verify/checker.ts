@@ -19,14 +19,47 @@
  *                       (isHeld false), unless the worker was paused meanwhile.
  *  - crash              every worker exited 0 by itself and logged no unhandled rejection,
  *                       uncaught exception or error of a type the API does not throw.
+ *  - loss-unnoticed     after a record loss (a wipe of the prefix, the bucket deleted and
+ *                       re-created), at most one holder of a name still believes one TTL (plus
+ *                       `interferenceSlackMs`) after the loss ended: every other one's belief ended.
+ *  - fencing-after-loss every token granted after a record loss exceeds every token granted before it.
+ *  - early-takeover     no lease is taken over while its last confirmed write (the grant or a
+ *                       renewal) may be younger than the TTL: that write was sent at or after a
+ *                       bound the worker observed, and a higher token started before bound + TTL.
+ *
+ * Operator interference (run.operations): an overlap with a holder that was force-released, or that
+ * held across a record loss, is excused when the stale holder's belief ended within one TTL (plus
+ * `interferenceSlackMs`) of the end of the operation; such overlaps are counted, not reported.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AttemptOutcome, AttemptRecord, CrashRecord, DoneRecord, History, PauseRecord, RunRecord, SectionRecord, WorkerLogRecord } from './history';
+import type { AttemptOutcome, AttemptRecord, CrashRecord, DoneRecord, History, OperationRecord, PauseRecord, RunRecord, SectionRecord, WorkerLogRecord } from './history';
 
-export type ViolationRule = 'mutual-exclusion' | 'fencing-order' | 'acquire-overrun' | 'loss-not-signalled' | 'acquired-not-held' | 'crash';
+export type ViolationRule =
+  | 'mutual-exclusion'
+  | 'fencing-order'
+  | 'acquire-overrun'
+  | 'loss-not-signalled'
+  | 'acquired-not-held'
+  | 'crash'
+  | 'loss-unnoticed'
+  | 'fencing-after-loss'
+  | 'early-takeover';
 
-export const VIOLATION_RULES: readonly ViolationRule[] = ['mutual-exclusion', 'fencing-order', 'acquire-overrun', 'loss-not-signalled', 'acquired-not-held', 'crash'];
+export const VIOLATION_RULES: readonly ViolationRule[] = [
+  'mutual-exclusion',
+  'fencing-order',
+  'acquire-overrun',
+  'loss-not-signalled',
+  'acquired-not-held',
+  'crash',
+  'loss-unnoticed',
+  'fencing-after-loss',
+  'early-takeover',
+];
+
+/** Used when an older run.json has no such bound. */
+const DEFAULT_INTERFERENCE_SLACK_MS = 500;
 
 export interface Violation {
   readonly rule: ViolationRule;
@@ -56,6 +89,12 @@ export interface CheckStats {
   readonly pausedOverlapsExcused: number;
   /** Latest a paused holder's loss signal fired after SIGCONT, ms. */
   readonly worstLossAfterResumeMs: number | null;
+  /** Overlaps with a force-released holder whose belief ended within one TTL of the force release. */
+  readonly forceReleaseOverlapsExcused: number;
+  /** Overlaps after a record loss that ended within one TTL of it. */
+  readonly lossOverlapsExcused: number;
+  /** Operator actions by kind (force-release, wipe, recreate-bucket). */
+  readonly operations: Readonly<Record<string, number>>;
   /**
    * Sections paused past their lease that went on after SIGCONT (finished, or wrote) before their
    * loss signal fired: the event loop runs pending I/O callbacks before overdue timers.
@@ -112,6 +151,26 @@ export function checkHistory(history: History): CheckResult {
   const violations: Violation[] = [];
   const pauses = new PauseIndex(history.run.pauses);
   const { acquireSlackMs, attemptBoundMs, lossAfterResumeMs } = history.run.bounds;
+  const ttlMs = history.run.ttlMs;
+  const slackMs = history.run.bounds.interferenceSlackMs ?? DEFAULT_INTERFERENCE_SLACK_MS;
+  const requestTimeoutMs = history.run.bounds.requestTimeoutMs ?? Math.min(10_000, Math.max(2_000, Math.floor(ttlMs / 2)));
+  const operations = [...(history.run.operations ?? [])].sort((a, b) => a.startAt - b.startAt);
+  const losses = operations.filter(isRecordLoss);
+  let forceReleaseOverlapsExcused = 0;
+  let lossOverlapsExcused = 0;
+
+  /**
+   * Operator actions that can explain why `stale` still believed it held `name` at `overlapStart`:
+   * a force release of the name that wrote (or may have) after `stale` asked for the lock, or a
+   * record loss during or shortly before `stale`'s acquisition; either begun by `overlapStart`.
+   */
+  const interference = (name: string, stale: SectionRecord, overlapStart: number): OperationRecord[] =>
+    operations.filter(
+      (o) =>
+        o.startAt <= overlapStart &&
+        (o.kind === 'force-release' ? o.name === name && o.result !== false && stale.askedAt <= o.endAt : stale.askedAt < o.endAt + ttlMs + slackMs),
+    );
+  const withinOneTtl = (o: OperationRecord, t: number): boolean => t <= o.endAt + ttlMs + slackMs;
 
   const byName = groupBy(history.sections, (s) => s.name);
   let pausedOverlapsExcused = 0;
@@ -149,6 +208,30 @@ export function checkHistory(history: History): CheckResult {
           continue;
         }
         const lateBy = stale.lossAt === null ? 'its loss signal never fired' : `its loss signal fired ${fmt(stale.lossAt - b.start)} ms after the overlap began`;
+        const overlapEnd = Math.min(aBelief, beliefEnd(b));
+        const ops = interference(name, stale, b.start);
+        const excusing = ops.find((o) => withinOneTtl(o, overlapEnd));
+        if (excusing) {
+          if (excusing.kind === 'force-release') forceReleaseOverlapsExcused++;
+          else lossOverlapsExcused++;
+          continue;
+        }
+        const loss = ops.find(isRecordLoss);
+        if (loss) {
+          violations.push({
+            rule: 'loss-unnoticed',
+            name,
+            at: loss.endAt + ttlMs,
+            pids: [stale.pid, fresh.pid],
+            tokens: [stale.token, fresh.token],
+            message:
+              `"${name}": worker ${stale.worker} (pid ${stale.pid}, token ${String(stale.token)}, ${stale.start.toFixed(1)}..${stale.end.toFixed(1)}) and worker ${fresh.worker} (pid ${fresh.pid}, token ${String(fresh.token)}, from ${fresh.start.toFixed(1)}) ` +
+              `both believed they held the lock ${fmt(overlapEnd - loss.endAt)} ms after the ${loss.kind} that ended at ${loss.endAt.toFixed(1)}, more than one TTL (${ttlMs} ms): ${lateBy}`,
+          });
+          continue;
+        }
+        const forced = ops.find((o) => o.kind === 'force-release');
+        const note = forced ? `; it was force-released at ${forced.startAt.toFixed(1)}..${forced.endAt.toFixed(1)}, more than one TTL before the overlap ended` : '';
         violations.push({
           rule: 'mutual-exclusion',
           name,
@@ -157,7 +240,7 @@ export function checkHistory(history: History): CheckResult {
           tokens: [stale.token, fresh.token],
           message:
             `"${name}": worker ${stale.worker} (pid ${stale.pid}, token ${String(stale.token)}, ${stale.start.toFixed(1)}..${stale.end.toFixed(1)}) ` +
-            `still believed it held the lock when worker ${fresh.worker} (pid ${fresh.pid}, token ${String(fresh.token)}) started at ${fresh.start.toFixed(1)}: ${lateBy}`,
+            `still believed it held the lock when worker ${fresh.worker} (pid ${fresh.pid}, token ${String(fresh.token)}) started at ${fresh.start.toFixed(1)}: ${lateBy}${note}`,
         });
       }
     }
@@ -177,6 +260,7 @@ export function checkHistory(history: History): CheckResult {
       for (let i = j - 1; i >= 0; i--) {
         const earlier = sections[i]!;
         if (earlier.token === null || earlier.token < s.token) continue;
+        if (losses.some((o) => earlier.start < o.startAt && o.endAt < s.start)) continue; // a record loss in between: fencing-after-loss
         if (earlier.token === s.token) {
           violations.push({ rule: 'fencing-order', name, at: s.start, pids: [earlier.pid, s.pid], tokens: [earlier.token, s.token], message: `"${name}": token ${s.token} was given to two sections (pids ${earlier.pid} at ${earlier.start.toFixed(1)} and ${s.pid} at ${s.start.toFixed(1)})` });
           continue;
@@ -189,6 +273,66 @@ export function checkHistory(history: History): CheckResult {
           pids: [earlier.pid, s.pid],
           tokens: [earlier.token, s.token],
           message: `"${name}": token ${s.token} (pid ${s.pid}) started at ${s.start.toFixed(1)}, after token ${earlier.token} (pid ${earlier.pid}) started at ${earlier.start.toFixed(1)}`,
+        });
+      }
+    }
+
+    // across a record loss: every token after it above every token before it
+    for (const o of losses) {
+      let maxBefore = -Infinity;
+      let holderBefore: SectionRecord | undefined;
+      for (const s of sections) {
+        if (s.start < o.startAt && s.token !== null && s.token > maxBefore) {
+          maxBefore = s.token;
+          holderBefore = s;
+        }
+      }
+      const reset = sections.filter(
+        (s) => s.start > o.endAt && s.token !== null && s.token <= maxBefore && !(s.askedAt <= o.endAt && pauses.overlaps(s.pid, s.askedAt, s.start)),
+      );
+      if (reset.length === 0 || !holderBefore) continue;
+      const lowest = reset.reduce((m, s) => (s.token! < m.token! ? s : m));
+      violations.push({
+        rule: 'fencing-after-loss',
+        name,
+        at: reset[0]!.start,
+        pids: [holderBefore.pid, lowest.pid],
+        tokens: [maxBefore, lowest.token],
+        message:
+          `"${name}": ${reset.length} section(s) started after the ${o.kind} at ${o.startAt.toFixed(1)}..${o.endAt.toFixed(1)} with a token not above ${maxBefore}, the highest granted before it (pid ${holderBefore.pid}); ` +
+          `lowest: token ${String(lowest.token)} (pid ${lowest.pid}${lowest.cold ? ', a cold manager' : ''}) at ${lowest.start.toFixed(1)}`,
+      });
+    }
+
+    // early takeover: a higher token started while the lease's last confirmed write may have been younger than the TTL
+    for (const fresh of sections) {
+      if (fresh.token === null) continue;
+      // the lease it took over: the highest lower token granted before it started
+      let stale: SectionRecord | undefined;
+      for (const s of sections) {
+        if (s.token !== null && s.token < fresh.token && s.start <= fresh.start && (!stale || s.token > stale.token!)) stale = s;
+      }
+      if (!stale || stale.token === null) continue;
+      {
+        if (!(fresh.start < stale.end || stale.lossReason === 'taken-over')) continue; // released (or ended) before
+        const write = lastConfirmedWrite(stale, fresh.start, requestTimeoutMs);
+        if (!write || fresh.start >= write.sentAfter + ttlMs) continue;
+        // a force release after that write, or a record loss whose window (one TTL) holds the takeover
+        const excused = operations.some((o) =>
+          o.kind === 'force-release'
+            ? o.name === name && o.endAt >= write.sentAfter && o.startAt <= fresh.start
+            : o.startAt <= fresh.start && withinOneTtl(o, fresh.start) && stale.askedAt < o.endAt + ttlMs + slackMs,
+        );
+        if (excused) continue;
+        violations.push({
+          rule: 'early-takeover',
+          name,
+          at: fresh.start,
+          pids: [stale.pid, fresh.pid],
+          tokens: [stale.token, fresh.token],
+          message:
+            `"${name}": worker ${fresh.worker} (pid ${fresh.pid}, token ${fresh.token}) took over at ${fresh.start.toFixed(1)}, ${fmt(write.sentAfter + ttlMs - fresh.start)} ms before the lease of worker ${stale.worker} ` +
+            `(pid ${stale.pid}, token ${stale.token}) could have expired: its ${write.what} confirmed at ${write.confirmedAt.toFixed(1)} was sent after ${write.sentAfter.toFixed(1)}`,
         });
       }
     }
@@ -206,10 +350,12 @@ export function checkHistory(history: History): CheckResult {
     }
   }
 
-  // every loss signalled: taken-over sections and sections with a rejected write
+  // every loss signalled: taken-over sections and sections with a rejected write (a section that
+  // ended within one TTL of a force release or record loss in its time may not have learnt it yet)
   for (const s of history.sections) {
     const rejected = s.writes.filter((w) => w.accepted === false);
-    if ((takenOver.has(s) || rejected.length > 0) && s.lossAt === null) {
+    const interfered = interference(s.name, s, s.end).some((o) => withinOneTtl(o, s.end));
+    if ((takenOver.has(s) || rejected.length > 0) && s.lossAt === null && !interfered) {
       const why = rejected.length > 0 ? `the resource rejected ${rejected.length} of its writes as stale` : 'a section with a higher token started before it ended';
       violations.push({ rule: 'loss-not-signalled', name: s.name, at: s.end, pids: [s.pid], tokens: [s.token], message: `"${s.name}": worker ${s.worker} (pid ${s.pid}, token ${String(s.token)}) lost its lease (${why}) but its loss signal never fired` });
     }
@@ -282,6 +428,9 @@ export function checkHistory(history: History): CheckResult {
       },
       pausedOverlapsExcused,
       worstLossAfterResumeMs,
+      forceReleaseOverlapsExcused,
+      lossOverlapsExcused,
+      operations: countBy(operations, (o) => o.kind),
       resumedBeforeLoss: resumedBeforeLoss(history.sections, pauses, history.run.ttlMs),
       ...handOffs(byName, pauses),
       worstAcquireOverrunMs,
@@ -368,6 +517,28 @@ class PauseIndex {
     for (const p of this.byPid.get(pid) ?? []) total += Math.max(0, Math.min(to, p.contAt) - Math.max(from, p.stopAt));
     return total;
   }
+}
+
+function isRecordLoss(o: OperationRecord): boolean {
+  return o.kind === 'wipe' || o.kind === 'recreate-bucket';
+}
+
+/**
+ * The last write of `s`'s lease confirmed by `t` (the grant, at its start, or a `renewed` event),
+ * with a time it was certainly sent after: the grant after the request (`askedAt`); a renewal after
+ * the previous confirmed write (renewals run one at a time) and not more than four requests'
+ * timeouts before its event (PUT, then the read that verifies it).
+ */
+function lastConfirmedWrite(s: SectionRecord, t: number, requestTimeoutMs: number): { what: string; confirmedAt: number; sentAfter: number } | undefined {
+  if (s.start > t) return undefined;
+  let last = { what: 'grant', confirmedAt: s.start, sentAfter: s.askedAt };
+  let previous = s.askedAt;
+  for (const [i, at] of (s.renewals ?? []).entries()) {
+    if (at > t) break;
+    last = { what: `renewal ${i + 1}`, confirmedAt: at, sentAfter: Math.max(previous, at - 4 * requestTimeoutMs) };
+    previous = at;
+  }
+  return last;
 }
 
 function beliefEnd(s: SectionRecord): number {

@@ -11,6 +11,19 @@
  *                 is reset instead of relaying the answer (the write happened, the client cannot know)
  *  - slowdown     during bursts, requests are answered 503 SlowDown by the proxy (not forwarded)
  *
+ * and, when the run's fault schedules ask for them (`ScheduleProfile`), acts on the lock protocol's
+ * requests (a claim is a PUT with `x-amz-meta-lock-kind: acquire`; the worker is known from the
+ * `verify-worker-<index>` part of its User-Agent):
+ *
+ *  - late-grant   a claim's answer is dropped after the store applied it (the SDK retries: a duplicate
+ *                 claim, or a 412), then the same worker's next read of that lock and its next delete
+ *                 (create-only: the retry's 412 and the read-back) are held, so that the grant comes
+ *                 after the lease's deadline
+ *  - claim-hold   a claim's answer is held while a callback runs (the operator's forceRelease), so
+ *                 the force release lands between the claim and the claimant's re-read
+ *  - skewed-date  the Date header of some answers is moved (a load balancer with one skewed node)
+ *  - hold         while the runner re-creates a bucket, new requests wait (`holdWhile`)
+ *
  * One request per connection: requests are forwarded with `Connection: close` and the client
  * connection ends with the response. Clients should not use keep-alive (the verification workers
  * use `http.Agent({ keepAlive: false })`); a second request on one connection is refused.
@@ -18,8 +31,40 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Random } from './random';
 
-export type FaultKind = 'latency' | 'spike' | 'slow' | 'reset' | 'drop' | 'slowdown';
-export const FAULT_KINDS: readonly FaultKind[] = ['latency', 'spike', 'slow', 'reset', 'drop', 'slowdown'];
+export type FaultKind = 'latency' | 'spike' | 'slow' | 'reset' | 'drop' | 'slowdown' | 'late-grant' | 'claim-hold' | 'skewed-date';
+export const FAULT_KINDS: readonly FaultKind[] = ['latency', 'spike', 'slow', 'reset', 'drop', 'slowdown', 'late-grant', 'claim-hold', 'skewed-date'];
+
+/** A claim PUT seen by the proxy. */
+export interface ClaimInfo {
+  /** Worker index from the User-Agent, when known. */
+  readonly worker: number | undefined;
+  /** The object key (decoded), e.g. `locks/resource-0/lock`. */
+  readonly key: string;
+}
+
+/** Faults aimed at the lock protocol's requests (see the module comment). */
+export interface ScheduleProfile {
+  /** Late grants after lost responses. */
+  readonly lateGrant?: {
+    /** Probability that a claim starts an episode (at most one episode per worker at a time). */
+    readonly probability: number;
+    /** Hold of the worker's first read of the lock after the claim (create-only: of the SDK's retry of the claim), ms. */
+    readonly readHoldMs: number;
+    /** Hold of its next delete (create-only: of its read-back), ms. */
+    readonly followHoldMs: number;
+    /** Episodes end after this long, whatever happened. */
+    readonly episodeMs: number;
+    readonly protocol: 'create-only' | 'versioned';
+  };
+  /** A claim's answer held until `onClaim` resolves, at most `maxHoldMs`. */
+  readonly claimHold?: {
+    readonly probability: number;
+    readonly maxHoldMs: number;
+    readonly onClaim: (claim: ClaimInfo) => Promise<void>;
+  };
+  /** Answers whose Date header is moved by `offsetMs`. */
+  readonly skewedDate?: { readonly probability: number; readonly offsetMs: number };
+}
 
 export interface FaultProfile {
   /** Base latency added to every request, uniform in [min, max] ms. */
@@ -69,6 +114,18 @@ export interface FaultProxyOptions {
   readonly random: Random;
   /** Port to listen on (default any). */
   readonly port?: number;
+  /** Faults aimed at the lock protocol (on only while the proxy is enabled). */
+  readonly schedules?: ScheduleProfile;
+}
+
+/** A late-grant episode of one worker. */
+interface Episode {
+  readonly lockDir: string;
+  readonly until: number;
+  /** Reads of the lock seen so far in the episode. */
+  reads: number;
+  /** The delete (or second read) was held: the episode is over. */
+  done: boolean;
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -77,11 +134,41 @@ const IDLE_TIMEOUT_MS = 60_000;
 /** A parsed request, with its raw bytes rewritten to `Connection: close`. */
 interface ProxiedRequest {
   readonly method: string;
+  /** The request target (path and query). */
+  readonly target: string;
+  /** Header values by lower-case name. */
+  readonly headers: Readonly<Record<string, string>>;
   readonly raw: Buffer;
 }
 
+/** How the answer of a forwarded request is relayed. */
+interface Relay {
+  /** Reset the client connection when the store starts answering. */
+  readonly drop: boolean;
+  /** Hold the answer this long. */
+  readonly slowMs: number;
+  /** Hold the answer until this settles (in addition to slowMs). */
+  readonly holdUntil?: Promise<void>;
+  /** Move the answer's Date header by this much. */
+  readonly dateOffsetMs?: number;
+}
+
 export class FaultProxy {
-  private readonly counts: Record<FaultKind | 'requests', number> = { requests: 0, latency: 0, spike: 0, slow: 0, reset: 0, drop: 0, slowdown: 0 };
+  private readonly counts: Record<FaultKind | 'requests', number> = {
+    requests: 0,
+    latency: 0,
+    spike: 0,
+    slow: 0,
+    reset: 0,
+    drop: 0,
+    slowdown: 0,
+    'late-grant': 0,
+    'claim-hold': 0,
+    'skewed-date': 0,
+  };
+  private readonly episodes = new Map<number, Episode>();
+  private claimHoldBusy = false;
+  private gate: Promise<void> | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private burstUntil = 0;
@@ -129,6 +216,23 @@ export class FaultProxy {
   /** Starts a 503 burst now (bursts otherwise start on the profile's schedule). */
   startBurst(durationMs: number): void {
     if (this.enabled) this.burstUntil = Date.now() + durationMs;
+  }
+
+  /**
+   * Requests that arrive until `work` settles wait for it before anything else happens to them (the
+   * runner re-creating a bucket: no request may reach it before versioning is enabled again).
+   */
+  async holdWhile<T>(work: Promise<T>): Promise<T> {
+    const gate = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.gate = gate;
+    try {
+      return await work;
+    } finally {
+      if (this.gate === gate) this.gate = undefined;
+    }
   }
 
   /** True while a 503 burst is on. */
@@ -198,13 +302,20 @@ export class FaultProxy {
   }
 
   private handle(client: Socket, request: ProxiedRequest): void {
+    const gate = this.gate;
+    if (gate) {
+      void gate.then(() => this.handle(client, request));
+      return;
+    }
     this.counts.requests++;
     const profile = this.enabled ? this.options.profile : undefined;
     if (!profile) {
-      this.forward(client, request, 0, false, 0);
+      this.forward(client, request, 0, { drop: false, slowMs: 0 });
       return;
     }
     const r = this.options.random;
+    const dateOffsetMs = this.dateOffset();
+    if (this.scheduled(client, request, dateOffsetMs)) return;
     if (this.inBurst && r.chance(profile.burstProbability)) {
       this.counts.slowdown++;
       this.later(r.between(1, 5), () => answerSlowDown(client, request.method));
@@ -228,11 +339,86 @@ export class FaultProxy {
       this.counts.slow++;
       slowMs = r.between(profile.slowMs[0], profile.slowMs[1]);
     }
-    this.forward(client, request, delay, drop, slowMs);
+    this.forward(client, request, delay, { drop, slowMs, dateOffsetMs });
+  }
+
+  /** The Date offset of this answer (skewed-date schedule), or undefined. */
+  private dateOffset(): number | undefined {
+    const skew = this.options.schedules?.skewedDate;
+    if (!skew || !this.options.random.chance(skew.probability)) return undefined;
+    this.counts['skewed-date']++;
+    return skew.offsetMs;
+  }
+
+  /** Applies the late-grant and claim-hold schedules; true when the request was handled here. */
+  private scheduled(client: Socket, request: ProxiedRequest, dateOffsetMs: number | undefined): boolean {
+    const schedules = this.options.schedules;
+    if (!schedules) return false;
+    const r = this.options.random;
+    const worker = workerOf(request);
+    const key = keyOf(request);
+    const now = Date.now();
+    const late = schedules.lateGrant;
+    if (late && worker !== undefined) {
+      const episode = this.episodes.get(worker);
+      if (episode && (episode.done || now > episode.until)) this.episodes.delete(worker);
+      else if (episode && key.startsWith(episode.lockDir)) {
+        // Part of the episode: no other fault, so that the grant comes late rather than not at all.
+        // versioned: the re-read (first GET/HEAD), then the delete of the duplicate claim;
+        // create-only: the SDK's retry of the claim (answered 412), then the read-back.
+        let slowMs = 0;
+        const read = request.method === 'GET' || request.method === 'HEAD';
+        if (late.protocol === 'versioned') {
+          if (read && episode.reads++ === 0) slowMs = late.readHoldMs;
+          else if (request.method === 'DELETE' && episode.reads > 0) {
+            slowMs = late.followHoldMs;
+            episode.done = true;
+          }
+        } else if (request.method === 'PUT' && episode.reads === 0) {
+          episode.reads = 1;
+          slowMs = late.readHoldMs;
+        } else if (read) {
+          slowMs = late.followHoldMs;
+          episode.done = true;
+        }
+        this.forward(client, request, 1, { drop: false, slowMs, dateOffsetMs });
+        return true;
+      }
+    }
+    if (!isClaim(request)) return false;
+    if (late && worker !== undefined && !this.episodes.has(worker) && r.chance(late.probability)) {
+      this.counts['late-grant']++;
+      this.episodes.set(worker, { lockDir: key.slice(0, key.lastIndexOf('/') + 1), until: now + late.episodeMs, reads: 0, done: false });
+      this.forward(client, request, 1, { drop: true, slowMs: 0 });
+      return true;
+    }
+    const hold = schedules.claimHold;
+    if (hold && !this.claimHoldBusy && r.chance(hold.probability)) {
+      this.counts['claim-hold']++;
+      this.claimHoldBusy = true;
+      let released: () => void = () => undefined;
+      const holdUntil = new Promise<void>((resolve) => (released = resolve));
+      this.later(hold.maxHoldMs, () => released());
+      // The callback starts once the claim reached the store (its answer is being held).
+      const onStored = (): void => {
+        hold
+          .onClaim({ worker, key })
+          .catch(() => undefined)
+          .finally(() => {
+            this.claimHoldBusy = false;
+            released();
+          });
+      };
+      this.forward(client, request, 1, { drop: false, slowMs: 0, holdUntil, dateOffsetMs, onStored });
+      return true;
+    }
+    return false;
   }
 
   /** Forwards after `delayMs` (even if the client left meanwhile), then relays, drops or delays the answer. */
-  private forward(client: Socket, request: ProxiedRequest, delayMs: number, drop: boolean, slowMs: number): void {
+  private forward(client: Socket, request: ProxiedRequest, delayMs: number, relay: Relay & { onStored?: () => void }): void {
+    const { drop, slowMs, holdUntil, dateOffsetMs, onStored } = relay;
+    const held = slowMs > 0 || holdUntil !== undefined;
     const go = (): void => {
       const upstream = connect({ host: this.options.upstreamHost, port: this.options.upstreamPort });
       this.track(upstream);
@@ -240,9 +426,16 @@ export class FaultProxy {
       upstream.write(request.raw);
       const chunks: Buffer[] = [];
       let first = true;
+      // With a Date to move, the answer's head is collected first.
+      let head: Buffer | undefined = dateOffsetMs === undefined ? undefined : Buffer.alloc(0);
+      const emit = (chunk: Buffer): void => {
+        if (held) chunks.push(chunk);
+        else if (!client.destroyed) client.write(chunk);
+      };
       upstream.on('data', (chunk: Buffer) => {
         if (first) {
           first = false;
+          onStored?.();
           if (drop) {
             // The store has answered, so it has applied the request: the client never learns.
             resetSocket(client);
@@ -250,14 +443,28 @@ export class FaultProxy {
             return;
           }
         }
-        if (slowMs > 0) chunks.push(chunk);
-        else if (!client.destroyed) client.write(chunk);
+        if (head !== undefined) {
+          head = Buffer.concat([head, chunk]);
+          if (head.indexOf('\r\n\r\n') < 0 && head.length < MAX_HEAD_BYTES) return;
+          const rewritten = moveDate(head, dateOffsetMs!);
+          head = undefined;
+          emit(rewritten);
+          return;
+        }
+        emit(chunk);
       });
       upstream.on('end', () => {
-        if (slowMs > 0) {
-          this.later(slowMs, () => {
+        if (head !== undefined && head.length > 0) emit(head);
+        if (held) {
+          const relayNow = (): void => {
             if (!client.destroyed) client.end(Buffer.concat(chunks));
-          });
+          };
+          const afterSlow = (): void => {
+            if (holdUntil) void holdUntil.then(relayNow);
+            else relayNow();
+          };
+          if (slowMs > 0) this.later(slowMs, afterSlow);
+          else afterSlow();
         } else if (!client.destroyed) {
           client.end();
         }
@@ -270,6 +477,48 @@ export class FaultProxy {
     if (delayMs <= 0) go();
     else this.later(delayMs, go);
   }
+}
+
+/** The worker index in a request's User-Agent (`verify-worker-<index>`). */
+function workerOf(request: ProxiedRequest): number | undefined {
+  const m = /verify-worker-(\d+)/.exec(`${request.headers['user-agent'] ?? ''} ${request.headers['x-amz-user-agent'] ?? ''}`);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The object key of a path-style request, or the `prefix` of a listing (decoded; bucket left out). */
+export function keyOf(request: { readonly target: string }): string {
+  const q = request.target.indexOf('?');
+  const path = q < 0 ? request.target : request.target.slice(0, q);
+  const slash = path.indexOf('/', 1);
+  const key = slash < 0 ? '' : safeDecode(path.slice(slash + 1));
+  if (key !== '' || q < 0) return key;
+  return new URLSearchParams(request.target.slice(q + 1)).get('prefix') ?? '';
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** A claim: a PUT of a lock record of kind `acquire` (either protocol). */
+function isClaim(request: ProxiedRequest): boolean {
+  return request.method === 'PUT' && request.headers['x-amz-meta-lock-kind'] === 'acquire';
+}
+
+/** The head (and whatever followed it) with its Date header moved by `offsetMs`. */
+export function moveDate(data: Buffer, offsetMs: number): Buffer {
+  const end = data.indexOf('\r\n\r\n');
+  if (end < 0) return data;
+  const head = data.subarray(0, end).toString('latin1');
+  const moved = head.replace(/\r\ndate:[^\r]*/i, (line) => {
+    const value = line.slice(line.indexOf(':') + 1).trim();
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? line : `\r\nDate: ${new Date(t + offsetMs).toUTCString()}`;
+  });
+  return Buffer.concat([Buffer.from(moved, 'latin1'), data.subarray(end)]);
 }
 
 function resetSocket(socket: Socket): void {
@@ -304,8 +553,9 @@ export function parseRequest(data: Buffer): ProxiedRequest | undefined {
     return undefined;
   }
   const lines = data.subarray(0, headEnd).toString('latin1').split('\r\n');
-  const [method] = lines[0]!.split(' ');
+  const [method, target] = lines[0]!.split(' ');
   if (!method) throw new Error('no request line');
+  const headers: Record<string, string> = {};
   let contentLength = 0;
   let chunked = false;
   const kept: string[] = [lines[0]!];
@@ -316,6 +566,7 @@ export function parseRequest(data: Buffer): ProxiedRequest | undefined {
     const value = line.slice(colon + 1).trim();
     if (name === 'content-length') contentLength = Number(value);
     if (name === 'transfer-encoding' && value.toLowerCase().includes('chunked')) chunked = true;
+    headers[name] = value;
     if (name === 'connection' || name === 'keep-alive') continue;
     kept.push(line);
   }
@@ -333,7 +584,7 @@ export function parseRequest(data: Buffer): ProxiedRequest | undefined {
   }
   if (data.length > bodyEnd) throw new Error('pipelined requests are not supported');
   const raw = Buffer.concat([Buffer.from(kept.join('\r\n') + '\r\n\r\n', 'latin1'), data.subarray(bodyStart, bodyEnd)]);
-  return { method, raw };
+  return { method, target: target ?? '/', headers, raw };
 }
 
 /** End offset of a chunked body starting at `start`, or undefined if incomplete. */

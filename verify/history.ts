@@ -63,6 +63,10 @@ export interface SectionRecord {
   readonly releaseError: string | null;
   /** Errors seen inside the section (unexpected ones are also reported as `crash` records). */
   readonly errors: readonly string[];
+  /** When each `renewed` event of this lease arrived (absent in logs of older runs). */
+  readonly renewals?: readonly number[];
+  /** The acquisition used a lock manager made for it alone (a cold process: no cached view of the lock). */
+  readonly cold?: boolean;
 }
 
 /** Outcome of one acquisition attempt. */
@@ -126,6 +130,23 @@ export interface PauseRecord {
   readonly contAt: number;
 }
 
+/** What the runner's operator did to the store while the workers ran (fault schedules, see docs/verification.md). */
+export type OperationKind = 'force-release' | 'wipe' | 'recreate-bucket';
+
+/** One operator action. Record losses (`wipe`, `recreate-bucket`) concern every name. */
+export interface OperationRecord {
+  readonly kind: OperationKind;
+  /** The lock name (force-release only). */
+  readonly name?: string;
+  /** What triggered it: `random`, or `claim` (a force release timed between a worker's claim and its re-read). */
+  readonly trigger?: 'random' | 'claim';
+  readonly startAt: number;
+  readonly endAt: number;
+  /** forceRelease() resolved true (there was a lease to end); objects deleted by a wipe. */
+  readonly result?: boolean | number;
+  readonly error?: string;
+}
+
 /** Totals of the fencing resource. */
 export interface ResourceStats {
   readonly accepted: number;
@@ -150,6 +171,12 @@ export interface RunRecord {
   readonly resource: ResourceStats;
   /** Bounds the checker applies (see docs/verification.md). */
   readonly bounds: CheckBounds;
+  /** Fault schedules that were on (absent in older runs: the network faults, pauses and skew only). */
+  readonly schedules?: readonly string[];
+  /** Operator actions (force releases, record losses), in start order (absent in older runs). */
+  readonly operations?: readonly OperationRecord[];
+  /** The foreign keys planted under the prefix (schedule foreign-keys). */
+  readonly foreign?: { readonly prefix: string; readonly names: number; readonly strayKeys: number; readonly refused?: string };
 }
 
 /** The tolerances of the checks, chosen by the runner from the TTL. */
@@ -160,6 +187,16 @@ export interface CheckBounds {
   readonly attemptBoundMs: number;
   /** A paused holder's loss signal must fire within this long after SIGCONT. */
   readonly lossAfterResumeMs: number;
+  /**
+   * The engine's request timeout: a renewal's write was sent at most this long (times four
+   * requests of one renewal) before its `renewed` event (early-takeover rule).
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Scheduling slack on "within one TTL": a holder must learn of a record loss or force release
+   * within TTL + this after the operation ended.
+   */
+  readonly interferenceSlackMs?: number;
 }
 
 /** The whole history of one run: what the checker judges. */

@@ -1,6 +1,7 @@
 /** Command-line options of `npm run verify` (see docs/verification.md). */
 import { join } from 'node:path';
 import type { ProtocolName, VerifyOptions } from './runner';
+import { SCHEDULE_NAMES, parseSchedules } from './schedules';
 
 export const USAGE = `Usage: npm run verify -- [options]
   --seconds N        length of each protocol's run (default $VERIFY_SECONDS or 60)
@@ -10,7 +11,10 @@ export const USAGE = `Usage: npm run verify -- [options]
   --store S          memory | rgw | moto | <endpoint URL> (default memory)
   --protocol P       create-only | versioned | both (default both)
   --ttl MS           lease TTL (default 3000)
-  --faults on|off    fault proxy, SIGSTOP pauses and skewed clocks (default on)
+  --faults on|off    fault proxy, SIGSTOP pauses, skewed clocks and the schedules below (default on)
+  --schedules LIST   fault schedules besides those, comma-separated, or all | none (default all):
+                     ${SCHEDULE_NAMES.join(', ')}
+  --foreign-names N  names the foreign manager holds under the first lock's prefix (default 1100)
   --svg PATH         also write the timeline SVG here (a protocol suffix is added for 'both')
   --out DIR          where logs and summaries go (default verify-out/<time>-<store>)
   --seed N           seed of the fault and pause schedule (default random)
@@ -39,6 +43,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, no
     seed: Math.floor(Math.random() * 2 ** 31),
     keepBucket: false,
     acquireSlackMs: undefined as number | undefined,
+    schedules: env.VERIFY_SCHEDULES ? parseSchedules(env.VERIFY_SCHEDULES) : [...SCHEDULE_NAMES],
+    foreignNames: 1_100,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -92,6 +98,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, no
         break;
       case '--acquire-slack':
         o.acquireSlackMs = int(flag, value(), 0);
+        break;
+      case '--schedules':
+        o.schedules = parseSchedules(value());
+        break;
+      case '--foreign-names':
+        o.foreignNames = int(flag, value(), 0);
         break;
       case '--keep-bucket':
         o.keepBucket = true;

@@ -34,6 +34,8 @@ for (const dir of process.argv.slice(2)) {
     seed: 0,
     keepBucket: false,
     acquireSlackMs: undefined,
+    schedules: (run.schedules ?? []) as VerifyOptions['schedules'],
+    foreignNames: run.foreign?.names ?? 0,
   };
   const row = summaryRow({ protocol: options.protocols[0]!, dir, run, check });
   process.stdout.write(formatSummary({ store: run.store, endpoint: run.endpoint, options, ok: check.ok, runs: [row] }) + '\n\n');

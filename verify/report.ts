@@ -25,6 +25,12 @@ export interface SummaryRow {
   readonly fencedWrites?: { readonly accepted: number; readonly rejected: number };
   readonly staleWritesRejected?: number;
   readonly pausedOverlapsExcused?: number;
+  readonly forceReleaseOverlapsExcused?: number;
+  readonly lossOverlapsExcused?: number;
+  readonly schedules?: readonly string[];
+  /** Operator actions by kind, force releases also by trigger (random / claim) and by result. */
+  readonly operations?: Readonly<Record<string, number>>;
+  readonly foreign?: { readonly prefix: string; readonly names: number; readonly strayKeys: number; readonly refused?: string };
   readonly worstLossAfterResumeMs?: number | null;
   readonly resumedBeforeLoss?: { readonly sections: number; readonly writes: number; readonly writesAccepted: number };
   readonly handOffMs?: Distribution;
@@ -66,6 +72,11 @@ export function summaryRow(r: ProtocolRun): SummaryRow {
     fencedWrites: { accepted: run.resource.accepted, rejected: run.resource.rejected },
     staleWritesRejected: run.resource.rejected,
     pausedOverlapsExcused: s.pausedOverlapsExcused,
+    forceReleaseOverlapsExcused: s.forceReleaseOverlapsExcused,
+    lossOverlapsExcused: s.lossOverlapsExcused,
+    schedules: run.schedules ?? [],
+    operations: operationCounts(run),
+    ...(run.foreign ? { foreign: run.foreign } : {}),
     worstLossAfterResumeMs: s.worstLossAfterResumeMs === null ? null : Math.round(s.worstLossAfterResumeMs),
     resumedBeforeLoss: s.resumedBeforeLoss,
     handOffMs: s.handOffMs,
@@ -73,6 +84,19 @@ export function summaryRow(r: ProtocolRun): SummaryRow {
     worstAcquireOverrunMs: s.worstAcquireOverrunMs === null ? null : Math.round(s.worstAcquireOverrunMs),
     worstTryAcquireMs: s.worstTryAcquireMs === null ? null : Math.round(s.worstTryAcquireMs),
     bounds: run.bounds,
+  };
+}
+
+function operationCounts(run: NonNullable<ProtocolRun['run']>): Record<string, number> {
+  const ops = run.operations ?? [];
+  const n = (f: (o: (typeof ops)[number]) => boolean): number => ops.filter(f).length;
+  return {
+    'force-release': n((o) => o.kind === 'force-release'),
+    'force-release at a claim': n((o) => o.kind === 'force-release' && o.trigger === 'claim'),
+    'force-release that ended a lease': n((o) => o.kind === 'force-release' && o.result === true),
+    wipe: n((o) => o.kind === 'wipe'),
+    'recreate-bucket': n((o) => o.kind === 'recreate-bucket'),
+    'failed operations': n((o) => o.error !== undefined),
   };
 }
 
@@ -97,11 +121,17 @@ export function formatSummary(summary: Summary): string {
     line('faults injected', (r) => String(Object.entries(r.faults ?? {}).filter(([k]) => k !== 'latency').reduce((a, [, v]) => a + v, 0))),
     ...FAULT_KINDS.map((k) => line(`  ${k}`, (r) => String(r.faults?.[k] ?? 0))),
     line('  SIGSTOP pauses > TTL', (r) => String(r.pauses)),
+    line('schedules', (r) => (r.schedules && r.schedules.length > 0 ? r.schedules.join(',') : 'none')),
+    line('operator: force releases (at claims / ended a lease)', (r) => `${r.operations?.['force-release'] ?? 0} (${r.operations?.['force-release at a claim'] ?? 0} / ${r.operations?.['force-release that ended a lease'] ?? 0})`),
+    line('operator: wipes / bucket re-creations / failed', (r) => `${r.operations?.wipe ?? 0} / ${r.operations?.['recreate-bucket'] ?? 0} / ${r.operations?.['failed operations'] ?? 0}`),
+    line('foreign names / stray keys', (r) => (r.foreign ? `${r.foreign.names} / ${r.foreign.strayKeys}${r.foreign.refused ? ' (manager refused)' : ''}` : '-')),
     line('violations', (r) => String(r.violations)),
     ...VIOLATION_RULES.map((k) => line(`  ${k}`, (r) => String(r.violationsByRule?.[k] ?? 0))),
     line('fenced writes accepted', (r) => String(r.fencedWrites?.accepted)),
     line('stale writes rejected', (r) => String(r.staleWritesRejected)),
     line('paused-holder overlaps (fenced)', (r) => String(r.pausedOverlapsExcused)),
+    line('force-released overlaps (< 1 TTL)', (r) => String(r.forceReleaseOverlapsExcused ?? 0)),
+    line('overlaps after record loss (< 1 TTL)', (r) => String(r.lossOverlapsExcused ?? 0)),
     line('worst loss signal after SIGCONT ms', (r) => (r.worstLossAfterResumeMs === null ? '-' : String(r.worstLossAfterResumeMs))),
     line('resumed before loss signal (sections/writes)', (r) => `${r.resumedBeforeLoss?.sections ?? 0}/${r.resumedBeforeLoss?.writes ?? 0}`),
     line('worst hand-off ms (release->next)', (r) => dist(r.handOffMs)),

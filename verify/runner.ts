@@ -12,7 +12,9 @@ import { checkHistory, loadHistory, type CheckResult } from './checker';
 import { FaultProxy, defaultFaultProfile } from './fault-proxy';
 import { FencingResource } from './fencing-resource';
 import type { CheckBounds, PauseRecord, RunRecord, WorkerInfo } from './history';
+import { Operator } from './operator';
 import { Random, monoMs } from './random';
+import { proxySchedules, scheduleRates, type ScheduleName } from './schedules';
 import type { StoreHandle } from './store';
 import type { WorkerConfig } from './worker';
 
@@ -33,6 +35,10 @@ export interface VerifyOptions {
   readonly keepBucket: boolean;
   /** Override of the checker's acquire slack (default: the request timeout + 1 s). */
   readonly acquireSlackMs: number | undefined;
+  /** Fault schedules beyond the network faults, pauses and skewed clocks (only with faults on). */
+  readonly schedules: readonly ScheduleName[];
+  /** Names the foreign manager holds (foreign-keys schedule). */
+  readonly foreignNames: number;
 }
 
 export interface ProtocolRun {
@@ -61,7 +67,7 @@ export function requestTimeoutFor(ttlMs: number): number {
  */
 export function boundsFor(ttlMs: number, acquireSlackMs?: number): CheckBounds {
   const request = requestTimeoutFor(ttlMs);
-  return { acquireSlackMs: acquireSlackMs ?? request + 1_000, attemptBoundMs: 4 * request + 1_000, lossAfterResumeMs: 500 };
+  return { acquireSlackMs: acquireSlackMs ?? request + 1_000, attemptBoundMs: 4 * request + 1_000, lossAfterResumeMs: 500, requestTimeoutMs: request, interferenceSlackMs: 500 };
 }
 
 function progress(message: string): void {
@@ -167,19 +173,29 @@ export async function runProtocol(options: VerifyOptions, store: StoreHandle, pr
   }
   const upstream = new URL(store.endpoint);
   const resource = await FencingResource.start();
+  const schedules = options.faults ? options.schedules : [];
+  const rates = scheduleRates(ttlMs, requestTimeoutFor(ttlMs), options.foreignNames);
+  const names = Array.from({ length: options.names }, (_, i) => `resource-${i}`);
+  const late: { operator?: Operator } = {}; // the proxy's claim hook calls the operator made after it
   const proxy = await FaultProxy.start({
     upstreamHost: upstream.hostname,
     upstreamPort: Number(upstream.port || (upstream.protocol === 'https:' ? 443 : 80)),
     profile: options.faults ? defaultFaultProfile(ttlMs) : undefined,
     random: random.fork(),
+    schedules: proxySchedules(schedules, rates, protocol, ttlMs, (claim) => late.operator?.onClaim(claim) ?? Promise.resolve()),
   });
   proxy.setEnabled(false); // not while the workers start and probe
-  const names = Array.from({ length: options.names }, (_, i) => `resource-${i}`);
+  const operator = new Operator({ store, bucket, prefix: 'locks/', protocol, ttlMs, names, schedules, rates, proxy, random: random.fork(), log: (m) => progress(`${protocol}: ${m}`) });
+  late.operator = operator;
   const workers: WorkerHandle[] = [];
   const pauses: PauseRecord[] = [];
   let startedAt = monoMs();
   let stoppedAt = startedAt;
   try {
+    if (schedules.length > 0) progress(`${protocol}: schedules ${schedules.join(', ')}`);
+    const setUpAt = monoMs();
+    await operator.setUp();
+    if (operator.foreign) progress(`${protocol}: ${operator.foreign.names} foreign names under ${operator.foreign.prefix} and ${operator.foreign.strayKeys} stray keys in ${Math.round(monoMs() - setUpAt)} ms`);
     for (let i = 0; i < options.workers; i++) {
       const config: WorkerConfig = {
         index: i,
@@ -197,6 +213,7 @@ export async function runProtocol(options: VerifyOptions, store: StoreHandle, pr
         resourceUrl: resource.url,
         logFile: join(dir, `worker-${i}.jsonl`),
         seed: Math.floor(random.next() * 2 ** 31),
+        coldProbability: schedules.includes('record-loss') || schedules.includes('foreign-keys') ? rates.coldProbability : 0,
       };
       writeFileSync(config.logFile, '');
       workers.push(new WorkerHandle(i, options.faults ? SKEWS_MS[i % SKEWS_MS.length]! : 0, config));
@@ -219,6 +236,8 @@ export async function runProtocol(options: VerifyOptions, store: StoreHandle, pr
       const c = proxy.faultCounts();
       progress(`${protocol}: ${Math.round((monoMs() - startedAt) / 1000)} s, ${c.requests} requests, faults ${Object.entries(c).filter(([k]) => k !== 'requests' && k !== 'latency').map(([k, v]) => `${k} ${v}`).join(', ')}, pauses ${pauses.length}, stale writes rejected ${resource.register.stats().rejected}`);
     }, 15_000);
+    // the operator stops 3 TTL before the end, so that the checker sees what followed its last action
+    const operating = operator.run(stopAt - 3 * ttlMs);
     try {
       if (options.faults) {
         let next = monoMs() + random.between(3_000, 6_000);
@@ -237,6 +256,7 @@ export async function runProtocol(options: VerifyOptions, store: StoreHandle, pr
         }
       }
       await sleep(stopAt - monoMs());
+      await operating;
       stoppedAt = monoMs();
       // Workers finish their current iteration (a long section or a 3-TTL wait at most), then exit.
       const grace = 6 * ttlMs + 30_000;
@@ -247,6 +267,7 @@ export async function runProtocol(options: VerifyOptions, store: StoreHandle, pr
   } finally {
     for (const w of workers) w.kill();
     await Promise.all(workers.map((w) => w.exited));
+    await operator.close();
     await proxy.close();
     await resource.close();
   }
@@ -266,6 +287,9 @@ export async function runProtocol(options: VerifyOptions, store: StoreHandle, pr
     faultCounts: proxy.faultCounts(),
     resource: resource.register.stats(),
     bounds: boundsFor(ttlMs, options.acquireSlackMs),
+    schedules,
+    operations: operator.operations,
+    ...(operator.foreign ? { foreign: operator.foreign } : {}),
   };
   writeFileSync(join(dir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
   const check = checkHistory(loadHistory(dir));

@@ -15,6 +15,7 @@ import {
   ListObjectVersionsCommand,
   ListObjectsV2Command,
   PutBucketVersioningCommand,
+  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 
@@ -28,6 +29,12 @@ export interface StoreHandle {
   createBucket(versioned: boolean): Promise<string>;
   /** Deletes a bucket this handle created, with every object version in it. */
   deleteBucket(bucket: string): Promise<void>;
+  /** Creates `bucket` again after {@link deleteBucket} (versioning enabled again if it was). */
+  recreateBucket(bucket: string): Promise<void>;
+  /** Deletes every object (every version and delete marker) under `prefix` except keys `keep` accepts; resolves to the number deleted. */
+  wipe(bucket: string, prefix: string, keep?: (key: string) => boolean): Promise<number>;
+  /** Puts an empty object (stray or foreign keys). */
+  putEmpty(bucket: string, key: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -119,28 +126,58 @@ class S3Store implements StoreHandle {
 
   async createBucket(versioned: boolean): Promise<string> {
     const bucket = `s3lock-verify-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-    await this.admin.send(new CreateBucketCommand({ Bucket: bucket }));
     if (versioned) this.versioned.add(bucket);
-    if (versioned) await this.admin.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    await this.recreateBucket(bucket);
     return bucket;
   }
 
+  async recreateBucket(bucket: string): Promise<void> {
+    await this.admin.send(new CreateBucketCommand({ Bucket: bucket }));
+    if (this.versioned.has(bucket)) await this.admin.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  }
+
   async deleteBucket(bucket: string): Promise<void> {
-    for (let round = 0; round < 1_000; round++) {
-      let keys: Array<{ Key: string; VersionId?: string }>;
-      if (this.versioned.has(bucket)) {
-        const page = await this.admin.send(new ListObjectVersionsCommand({ Bucket: bucket, MaxKeys: 1000 }));
-        keys = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].filter((v) => v.Key).map((v) => ({ Key: v.Key!, VersionId: v.VersionId }));
-      } else {
-        const page = await this.admin.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 }));
-        keys = (page.Contents ?? []).filter((o) => o.Key).map((o) => ({ Key: o.Key! }));
-      }
+    await this.wipe(bucket, '');
+    await this.admin.send(new DeleteBucketCommand({ Bucket: bucket }));
+  }
+
+  async wipe(bucket: string, prefix: string, keep: (key: string) => boolean = () => false): Promise<number> {
+    let deleted = 0;
+    // Objects written while a round deletes are found by the next round.
+    for (let round = 0; round < 20; round++) {
+      const keys = (await this.listAll(bucket, prefix)).filter((k) => !keep(k.Key));
       if (keys.length === 0) break;
       for (let i = 0; i < keys.length; i += 16) {
         await Promise.all(keys.slice(i, i + 16).map((k) => this.admin.send(new DeleteObjectCommand({ Bucket: bucket, ...k }))));
       }
+      deleted += keys.length;
     }
-    await this.admin.send(new DeleteBucketCommand({ Bucket: bucket }));
+    return deleted;
+  }
+
+  /** Every object (every version and delete marker in a versioned bucket) under `prefix`, every page. */
+  private async listAll(bucket: string, prefix: string): Promise<Array<{ Key: string; VersionId?: string }>> {
+    const keys: Array<{ Key: string; VersionId?: string }> = [];
+    if (this.versioned.has(bucket)) {
+      let markers: { KeyMarker?: string; VersionIdMarker?: string } = {};
+      for (;;) {
+        const page = await this.admin.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, MaxKeys: 1000, ...markers }));
+        for (const v of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) if (v.Key) keys.push({ Key: v.Key, VersionId: v.VersionId });
+        if (!page.IsTruncated || page.NextKeyMarker === undefined) return keys;
+        markers = { KeyMarker: page.NextKeyMarker, VersionIdMarker: page.NextVersionIdMarker };
+      }
+    }
+    let token: string | undefined;
+    for (;;) {
+      const page = await this.admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1000, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) if (o.Key) keys.push({ Key: o.Key });
+      if (!page.IsTruncated || !page.NextContinuationToken) return keys;
+      token = page.NextContinuationToken;
+    }
+  }
+
+  async putEmpty(bucket: string, key: string): Promise<void> {
+    await this.admin.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: new Uint8Array(0), ContentLength: 0 }));
   }
 
   async close(): Promise<void> {

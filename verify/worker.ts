@@ -35,6 +35,8 @@ export interface WorkerConfig {
   readonly resourceUrl: string;
   readonly logFile: string;
   readonly seed: number;
+  /** Probability that an acquisition uses a lock manager of its own, made for it (a cold process). */
+  readonly coldProbability?: number;
 }
 
 /** Errors the API documents for these calls under store faults; anything else is a bug. */
@@ -201,19 +203,38 @@ async function main(): Promise<void> {
     responseChecksumValidation: 'WHEN_REQUIRED',
     // one request per connection, so that the fault proxy acts on each request
     requestHandler: { httpAgent: new Agent({ keepAlive: false }) },
+    // tells the fault proxy which worker sent a request
+    customUserAgent: `verify-worker-${config.index}`,
   });
-  const manager = new S3LockManager({ client, bucket: config.bucket, prefix: config.prefix, protocol: config.protocol, ttlMs: config.ttlMs });
   const leases = new Map<string, { leaseId: string; ownerId: string }>();
   const byOwner = new Map<string, { leaseId: string; token: number }>();
-  manager.on('acquired', (e) => {
-    count('acquired');
-    leases.set(`${e.name}#${e.fencingToken}`, { leaseId: e.leaseId, ownerId: e.ownerId });
-    byOwner.set(e.ownerId, { leaseId: e.leaseId, token: e.fencingToken });
-  });
-  manager.on('renewed', () => count('renewed'));
-  manager.on('released', () => count('released'));
-  manager.on('lost', (e) => count(`lost:${e.reason}`));
-  manager.on('storeError', (e) => count(`storeError:${e.operation}`));
+  /** `renewed` events by lease id (deleted when the section is logged). */
+  const renewals = new Map<string, number[]>();
+  const newManager = (): S3LockManager => {
+    const m = new S3LockManager({ client, bucket: config.bucket, prefix: config.prefix, protocol: config.protocol, ttlMs: config.ttlMs });
+    m.on('acquired', (e) => {
+      count('acquired');
+      leases.set(`${e.name}#${e.fencingToken}`, { leaseId: e.leaseId, ownerId: e.ownerId });
+      byOwner.set(e.ownerId, { leaseId: e.leaseId, token: e.fencingToken });
+    });
+    m.on('renewed', (e) => {
+      count('renewed');
+      const list = renewals.get(e.leaseId) ?? [];
+      list.push(monoMs());
+      renewals.set(e.leaseId, list);
+    });
+    m.on('released', () => count('released'));
+    m.on('lost', (e) => count(`lost:${e.reason}`));
+    m.on('storeError', (e) => count(`storeError:${e.operation}`));
+    return m;
+  };
+  const manager = newManager();
+  const takeRenewals = (leaseId: string | undefined): number[] => {
+    if (leaseId === undefined) return [];
+    const list = renewals.get(leaseId) ?? [];
+    renewals.delete(leaseId);
+    return list;
+  };
 
   for (let attempt = 1; ; attempt++) {
     try {
@@ -249,10 +270,13 @@ async function main(): Promise<void> {
         log({ type: 'attempt', ...base, name, api, askedAt, doneAt, waitMs, outcome, ...(d ? { errorName: d.name, error: d.message } : {}) });
       };
       const errors: string[] = [];
+      // A cold process: no view of the lock cached, no probe result (closed after the section).
+      const cold = random.chance(config.coldProbability ?? 0);
+      const m = cold ? newManager() : manager;
       if (api === 'using') {
         let section: { start: number; token: number; loss: ReturnType<typeof watchLoss>; result?: WorkResult } | undefined;
         try {
-          await manager.using(
+          await m.using(
             name,
             async ({ signal, fencingToken }) => {
               const start = monoMs();
@@ -291,10 +315,12 @@ async function main(): Promise<void> {
             releasedAt,
             releaseError: null,
             errors,
+            renewals: takeRenewals(lease?.leaseId),
+            cold,
           });
         }
       } else {
-        const lock = manager.lock(name);
+        const lock = m.lock(name);
         let acquired = false;
         let threw = false;
         try {
@@ -351,9 +377,12 @@ async function main(): Promise<void> {
             releasedAt,
             releaseError,
             errors,
+            renewals: takeRenewals(lease?.leaseId),
+            cold,
           });
         }
       }
+      if (cold) await m.close().catch((error: unknown) => reportIfUnexpected(error));
       await sleep(random.between(0, 80));
     }
   };
