@@ -113,7 +113,10 @@ export class S3LockManager {
     return protocol.forceRelease(name);
   }
 
-  /** Runs the store probe now (it otherwise runs at first use); resolves to the protocol chosen. */
+  /**
+   * Chooses the protocol now (it otherwise happens at first use): reads the prefix's protocol
+   * declaration, runs the probe, declares the prefix if nobody did; resolves to the protocol chosen.
+   */
   async probe(): Promise<'create-only' | 'versioned'> {
     return (await this.protocol()).name;
   }

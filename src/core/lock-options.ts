@@ -8,7 +8,10 @@ export type S3LockProtocolName =
   | 'create-only'
   /** The seed's state machine on a versioned bucket; needs no write condition. */
   | 'versioned'
-  /** Probe the bucket at first use: `create-only` if honoured, else `versioned` if the bucket is versioned, else refuse. */
+  /**
+   * The protocol the prefix is declared for; on a prefix nobody declared yet, probe the bucket at
+   * first use: `create-only` if honoured, else `versioned` if the bucket is versioned, else refuse.
+   */
   | 'auto';
 
 /** A logger the library writes to. Nest's `Logger` fits. */
@@ -49,7 +52,13 @@ export interface S3LockManagerOptions {
    * @default 30000
    */
   waitMs?: number;
-  /** @default 'auto' */
+  /**
+   * Which protocol keeps the locks. Every process on one bucket and prefix must use the same one:
+   * the first manager records its choice in `<prefix>.protocol`, every manager reads it at start,
+   * `'auto'` follows it, and a manager configured for the other protocol is refused with
+   * {@link S3LockProtocolMismatchError}.
+   * @default 'auto'
+   */
   protocol?: S3LockProtocolName;
   /**
    * Longest pause between two polls of a held lock while waiting (polls start at 50 ms and back off,
