@@ -106,19 +106,32 @@ export class CreateOnlyProtocol implements LockProtocol {
   }
 
   async release(lease: ProtocolLease): Promise<void> {
-    const epoch = lease.cursor + 1;
-    const outcome = await this.write(lease.name, epoch, this.newRecord('release', lease, lease.fencingToken), this.views.get(lease.name), 'release');
-    if (outcome.mine) lease.cursor = epoch;
+    for (let step = 0; step < MAX_WALK; step++) {
+      const epoch = lease.cursor + 1;
+      const outcome = await this.write(lease.name, epoch, this.newRecord('release', lease, lease.fencingToken), this.views.get(lease.name), 'release');
+      if (outcome.mine) {
+        lease.cursor = epoch;
+        return;
+      }
+      // Taken over: nothing to release. A late renewal of this lease: release above it.
+      if (!isLateRenewalOf(outcome.view.record, lease)) return;
+      lease.cursor = epoch;
+    }
   }
 
   async handOff(lease: ProtocolLease, next: LeaseRequest): Promise<AcquireResult> {
-    const epoch = lease.cursor + 1;
-    const outcome = await this.write(lease.name, epoch, this.newRecord('acquire', next, epoch), this.views.get(lease.name), 'acquire');
-    if (outcome.mine) {
+    let outcome: WriteOutcome | undefined;
+    for (let step = 0; step < MAX_WALK; step++) {
+      const epoch = lease.cursor + 1;
+      outcome = await this.write(lease.name, epoch, this.newRecord('acquire', next, epoch), this.views.get(lease.name), 'acquire');
+      if (outcome.mine) {
+        lease.cursor = epoch;
+        return { acquired: true, lease: { ...next, fencingToken: epoch, cursor: epoch }, sentAt: outcome.sentAt };
+      }
+      if (!isLateRenewalOf(outcome.view.record, lease)) break;
       lease.cursor = epoch;
-      return { acquired: true, lease: { ...next, fencingToken: epoch, cursor: epoch }, sentAt: outcome.sentAt };
     }
-    return this.notAcquired(outcome.view);
+    return this.notAcquired((outcome as Extract<WriteOutcome, { mine: false }>).view);
   }
 
   async inspect(name: string): Promise<S3LockState> {
@@ -333,4 +346,13 @@ export class CreateOnlyProtocol implements LockProtocol {
   private key(name: string, epoch: number): string {
     return epochKey(lockKeyPrefix(this.options.prefix, name), epoch);
   }
+}
+
+/**
+ * A renewal of `lease` found where the lease's next record was to go: a renewal whose outcome this
+ * process could not settle (it gave up on it) and that was applied later. The lease still owns
+ * the lock through it, so a release or hand-off goes in the epoch after it.
+ */
+function isLateRenewalOf(record: LockRecord | undefined, lease: ProtocolLease): boolean {
+  return record !== undefined && record.kind === 'renew' && record.leaseId === lease.leaseId && record.ownerId === lease.ownerId;
 }
