@@ -148,21 +148,37 @@ export class CreateOnlyProtocol implements LockProtocol {
 
   /** Creates the next epoch as a release (no generation check: a release grants nothing). */
   async release(lease: ProtocolLease): Promise<void> {
-    const epoch = lease.cursor + 1;
-    const outcome = await this.dropViewOnMissingBucket(lease.name, () =>
-      this.write(lease.name, epoch, this.newRecord('release', lease, lease.fencingToken), this.views.get(lease.name), 'release', lease.generation),
-    );
-    if (outcome.mine) lease.cursor = epoch;
+    await this.dropViewOnMissingBucket(lease.name, async () => {
+      for (let step = 0; step < MAX_WALK; step++) {
+        const epoch = lease.cursor + 1;
+        const outcome = await this.write(lease.name, epoch, this.newRecord('release', lease, lease.fencingToken), this.views.get(lease.name), 'release', lease.generation);
+        if (outcome.mine) {
+          lease.cursor = epoch;
+          return;
+        }
+        // Taken over: nothing to release. A late renewal of this lease: release above it.
+        if (!isLateRenewalOf(outcome.view.record, lease)) return;
+        lease.cursor = epoch;
+      }
+    });
   }
 
   async handOff(lease: ProtocolLease, next: LeaseRequest): Promise<AcquireResult> {
-    const epoch = lease.cursor + 1;
     return this.dropViewOnMissingBucket(lease.name, async () => {
-      const outcome = await this.write(lease.name, epoch, this.newRecord('acquire', next, epoch), this.views.get(lease.name), 'acquire', lease.generation);
-      if (!outcome.mine) return this.notAcquired(outcome.view);
-      lease.cursor = epoch;
-      if (!(await this.stillGeneration(lease.name, lease.generation, 'acquire'))) return { acquired: false, holder: undefined, freeAt: undefined };
-      return { acquired: true, lease: { ...next, fencingToken: epoch, cursor: epoch, generation: lease.generation }, sentAt: outcome.sentAt };
+      let outcome: WriteOutcome | undefined;
+      for (let step = 0; step < MAX_WALK; step++) {
+        const epoch = lease.cursor + 1;
+        outcome = await this.write(lease.name, epoch, this.newRecord('acquire', next, epoch), this.views.get(lease.name), 'acquire', lease.generation);
+        if (outcome.mine) {
+          lease.cursor = epoch;
+          if (!(await this.stillGeneration(lease.name, lease.generation, 'acquire'))) return { acquired: false, holder: undefined, freeAt: undefined };
+          return { acquired: true, lease: { ...next, fencingToken: epoch, cursor: epoch, generation: lease.generation }, sentAt: outcome.sentAt };
+        }
+        // A late renewal of this lease: hand off above it.
+        if (!isLateRenewalOf(outcome.view.record, lease)) break;
+        lease.cursor = epoch;
+      }
+      return this.notAcquired((outcome as Extract<WriteOutcome, { mine: false }>).view);
     });
   }
 
@@ -459,4 +475,13 @@ export class CreateOnlyProtocol implements LockProtocol {
   private key(name: string, epoch: number): string {
     return epochKey(lockKeyPrefix(this.options.prefix, name), epoch);
   }
+}
+
+/**
+ * A renewal of `lease` found where the lease's next record was to go: a renewal whose outcome this
+ * process could not settle (it gave up on it) and that was applied later. The lease still owns
+ * the lock through it, so a release or hand-off goes in the epoch after it.
+ */
+function isLateRenewalOf(record: LockRecord | undefined, lease: ProtocolLease): boolean {
+  return record !== undefined && record.kind === 'renew' && record.leaseId === lease.leaseId && record.ownerId === lease.ownerId;
 }

@@ -1,4 +1,4 @@
-import { SERVER_CLOCK_SAMPLES, ServerClock, type ServerClockDisagreement } from './server-clock';
+import { SERVER_CLOCK_SAMPLES, SERVER_CLOCK_STEP_MS, SERVER_CLOCK_STEP_SAMPLES, ServerClock, type ServerClockDisagreement } from './server-clock';
 
 const BASE = Date.parse('Fri, 27 Nov 2026 10:00:00 GMT');
 const date = (offsetMs: number): string => new Date(BASE + offsetMs).toUTCString();
@@ -118,6 +118,26 @@ describe('ServerClock', () => {
     mono = 400;
     clock.observe(date(3_000), mono); // proves BASE + 2 600 at mono 0: within 500 ms of the first one, which now counts
     expect(clock.nowLowerBound()).toBe(BASE + 2_990 + 400);
+  });
+
+  it('follows a step of the store clock once every response for a while agrees on it', () => {
+    const { clock, advance, respond, now } = setup();
+    respond(0);
+    advance(100);
+    respond(0);
+    const start = now();
+    const before = clock.nowLowerBound()!;
+    const step = 2 * 3_600_000;
+    const interval = Math.ceil(SERVER_CLOCK_STEP_MS / (SERVER_CLOCK_STEP_SAMPLES - 1)) + 1;
+    for (let i = 0; i < SERVER_CLOCK_STEP_SAMPLES - 1; i++) {
+      advance(interval);
+      respond(step + Math.floor((now() - start + 100) / 1_000) * 1_000);
+      expect(clock.nowLowerBound()).toBe(before + (now() - start)); // not yet
+    }
+    advance(interval);
+    respond(step + Math.floor((now() - start + 100) / 1_000) * 1_000);
+    expect(clock.nowLowerBound()!).toBeGreaterThan(before + step - 2_000);
+    expect(clock.nowLowerBound()!).toBeLessThanOrEqual(BASE + step + (now() - start) + 100);
   });
 
   it(`keeps the last ${SERVER_CLOCK_SAMPLES} sound responses`, () => {

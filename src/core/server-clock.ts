@@ -13,6 +13,15 @@ const DATE_RESOLUTION_MS = 1_000;
 /** Recent `Date` samples kept to judge a new one against. */
 export const SERVER_CLOCK_SAMPLES = 16;
 
+/**
+ * The store's clock is followed through a step (every server's clock moved, e.g. by an NTP
+ * correction) once this many responses in a row, over at least {@link SERVER_CLOCK_STEP_MS}, were
+ * rejected and agree with each other. A skewed node that answers a fraction p < 1 of the requests
+ * produces such a run with probability p^32 per run (one in three: 5e-16).
+ */
+export const SERVER_CLOCK_STEP_SAMPLES = 32;
+export const SERVER_CLOCK_STEP_MS = 5_000;
+
 /** A `Date` header that disagreed with the other recent responses by more than the tolerance. */
 export interface ServerClockDisagreement {
   /** The `Date` header as received. */
@@ -38,6 +47,8 @@ interface Sample {
   readonly low: number;
   /** Upper bound of the offset (Infinity when the send time is unknown). */
   readonly high: number;
+  /** Local monotonic time of reception. */
+  readonly at: number;
 }
 
 /**
@@ -60,6 +71,8 @@ export class ServerClock {
   private offset: number | undefined;
   /** The most recent responses that were not rejected. */
   private readonly samples: Sample[] = [];
+  /** The rejected responses since the last accepted one. */
+  private rejectedRun: Sample[] = [];
   private readonly toleranceMs: number;
   private readonly onDisagreement: ((d: ServerClockDisagreement) => void) | undefined;
 
@@ -79,13 +92,17 @@ export class ServerClock {
     if (!dateHeader) return;
     const dateMs = Date.parse(dateHeader);
     if (Number.isNaN(dateMs)) return;
-    const sample: Sample = { low: dateMs - receivedAt, high: sentAt === undefined ? Infinity : dateMs + DATE_RESOLUTION_MS - sentAt };
+    const sample: Sample = { low: dateMs - receivedAt, high: sentAt === undefined ? Infinity : dateMs + DATE_RESOLUTION_MS - sentAt, at: receivedAt };
     const tolerance = this.toleranceMs;
     const ceiling = this.samples.reduce((min, s) => Math.min(min, s.high), Infinity);
     if (sample.low > ceiling + tolerance) {
       this.onDisagreement?.({ date: dateHeader, aheadMs: Math.round(sample.low - ceiling) });
+      this.rejectedRun.push(sample);
+      if (this.rejectedRun.length > SERVER_CLOCK_STEP_SAMPLES) this.rejectedRun.shift();
+      this.followStep();
       return;
     }
+    this.rejectedRun = [];
     // The new sample supports the older ones it proves at most the tolerance behind, and is
     // supported by any older one that proves a clock at most the tolerance behind it.
     let best = this.offset;
@@ -96,6 +113,23 @@ export class ServerClock {
     this.offset = best;
     this.samples.push(sample);
     if (this.samples.length > SERVER_CLOCK_SAMPLES) this.samples.shift();
+  }
+
+  /**
+   * Every response for a while disagreed with the kept ones, and they agree with each other: the
+   * store's clock stepped forward (or every kept response came from a node that was behind). Start
+   * over from those responses, under the same support rule; the bound still never goes backwards.
+   */
+  private followStep(): void {
+    const run = this.rejectedRun;
+    if (run.length < SERVER_CLOCK_STEP_SAMPLES || run[run.length - 1]!.at - run[0]!.at < SERVER_CLOCK_STEP_MS) return;
+    const highest = run.reduce((max, s) => Math.max(max, s.low), -Infinity);
+    const ceiling = run.reduce((min, s) => Math.min(min, s.high), Infinity);
+    if (highest > ceiling + this.toleranceMs) return;
+    this.samples.splice(0, this.samples.length, ...run.slice(-SERVER_CLOCK_SAMPLES));
+    this.rejectedRun = [];
+    const supported = this.samples.filter((s) => this.samples.some((o) => o !== s && o.low >= s.low - this.toleranceMs));
+    for (const s of supported) if (this.offset === undefined || s.low > this.offset) this.offset = s.low;
   }
 
   /** True once a `Date` header counted (two responses that agree). */
