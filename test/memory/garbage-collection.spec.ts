@@ -4,7 +4,7 @@
  */
 import type { S3LockEvents } from '../../src';
 import { performance } from 'node:perf_hooks';
-import { MemoryWorld, waitFor, type Proc } from './support';
+import { MemoryWorld, lockPrefixOf, waitFor, type Proc } from './support';
 
 const HORIZON_MS = 300_000;
 
@@ -44,6 +44,9 @@ describe('garbage collection', () => {
 
   it('after the horizon passes, old records are deleted, the newest two kept, and tokens keep increasing', async () => {
     const tokens: number[] = [];
+    // another manager's keys nested below the lock's folder (prefix locks/gc/), as old as the records
+    const foreign = [`${lockPrefixOf('gc')}0001/999999999999998`, `${lockPrefixOf('gc')}sub/999999999999990`];
+    for (const key of foreign) await world.put(key);
     await cycles(a, 159, tokens); // epochs 1..318
     // collections ran (releases crossed 64, 128, 192, 256) but nothing was old enough
     await waitFor(() => a.tap.sent({ operation: 'ListObjectsV2' }).length >= 4, 5000, 'the early collections');
@@ -59,6 +62,10 @@ describe('garbage collection', () => {
     }, 10_000, 'the collection after the horizon');
     expect(left).toEqual([320, 319]);
     expect(storeErrors).toEqual([]);
+    // never the generation record, never another manager's keys
+    const kept = await world.keys(lockPrefixOf('gc'));
+    expect(kept).toContain(`${lockPrefixOf('gc')}generation`);
+    for (const key of foreign) expect(kept).toContain(key);
 
     await cycles(a, 30, tokens); // epochs 321..380: no further crossing, nothing deleted
     expect(await world.epochs('gc')).toHaveLength(62);
