@@ -9,10 +9,12 @@
 #
 # Steps: build the library and `npm pack` it; for each app, in a copy in a temporary folder:
 # `npm install` the tarball and the app's dependencies (the three apps in parallel), then
-# 1. type-check the app with its own tsc, 2. run the app's own tests (they swap the lock module
-# for the in-memory store), 3. build it and run it against RGW (scripts/consumers/check-app.ts:
-# a route across two instances, a @Cron job across two instances, the README's main.ts).
-# Each of the three counts as one test. The store: S3_RGW_ENDPOINT, S3_RGW_ACCESS_KEY_ID,
+# 1. type-check the app with its own tsc; 2. the README's doc test (scripts/consumers/readme-blocks.ts:
+# the README's example files equal the app's; in the ESM app every other ts block of the README
+# compiles against the package); 3. run the app's own tests (they swap the lock module for the
+# in-memory store); 4. build it and run it against RGW (scripts/consumers/check-app.ts: a route
+# across two instances, a @Cron job across two instances, the README's main.ts).
+# Each of the four counts as one test. The store: S3_RGW_ENDPOINT, S3_RGW_ACCESS_KEY_ID,
 # S3_RGW_SECRET_ACCESS_KEY (scripts/test.sh exports them); missing or unreachable is a failure.
 # Last line: `consumers: N passed, M failed`; exit 0 when none failed.
 set -uo pipefail
@@ -54,7 +56,7 @@ rm -rf dist
 if ! { npm run --silent build && npm pack --silent --pack-destination "$WORK" >"$WORK/pack.out"; } >"$WORK/pack.log" 2>&1; then
   cat "$WORK/pack.log" >&2
   log "FAILED: build or npm pack"
-  failed=$((${#APPS[@]} * 3))
+  failed=$((${#APPS[@]} * 4))
   finish
 fi
 TARBALL="$WORK/$(tail -n 1 "$WORK/pack.out")"
@@ -63,7 +65,7 @@ log "packed $(basename "$TARBALL")"
 declare -A NODE_BIN=() INSTALL=()
 for app in "${APPS[@]}"; do
   if [ -n "${NODE_MAJOR[$app]}" ]; then
-    NODE_BIN[$app]=$(bash scripts/node-bin.sh "${NODE_MAJOR[$app]}") || { log "FAILED: no Node ${NODE_MAJOR[$app]} for $app"; failed=$((failed + 3)); continue; }
+    NODE_BIN[$app]=$(bash scripts/node-bin.sh "${NODE_MAJOR[$app]}") || { log "FAILED: no Node ${NODE_MAJOR[$app]} for $app"; failed=$((failed + 4)); continue; }
   else
     NODE_BIN[$app]=$(command -v node)
   fi
@@ -96,13 +98,18 @@ for app in "${APPS[@]}"; do
   if ! wait "${INSTALL[$app]}"; then
     tail -n 40 "$WORK/$app.install.log" >&2
     log "$app: npm install FAILED"
-    failed=$((failed + 3))
+    failed=$((failed + 4))
     continue
   fi
   log "$app: installed: $(cd "$WORK/$app" && "${NODE_BIN[$app]}" -e '
     const v = (p) => { try { return require(require.resolve(p + "/package.json", { paths: [process.cwd()] })).version; } catch { return "-"; } };
     console.log(["@nestjs/core", "@nestjs/schedule", "@nestjs/config", "typescript", "jest", "ts-jest", "vitest", "nestjs-s3-lock"].map((p) => p + " " + v(p)).join(", "));')"
   run_step "$app" typecheck "${NODE_BIN[$app]}" node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
+  # the README's doc test: its example files equal this app's; in the ESM app, its fragments compile
+  readme_args=(--readme "$ROOT/README.md" --app .)
+  case "$app" in *-cjs) readme_args+=(--cjs) ;; *) readme_args+=(--tsconfig) ;; esac
+  run_step "$app" readme sh -c 'node -r "$0/node_modules/ts-node/register/transpile-only" "$0/scripts/consumers/readme-blocks.ts" "$@" &&
+    { [ ! -f tsconfig.readme.json ] || node node_modules/typescript/bin/tsc -p tsconfig.readme.json; }' "$ROOT" "${readme_args[@]}"
   run_step "$app" tests npm test
   if (cd "$WORK/$app" && PATH="$(dirname "${NODE_BIN[$app]}"):$PATH" npm run --silent build) >"$WORK/$app.build.log" 2>&1 </dev/null; then
     S3_ENDPOINT=$S3_RGW_ENDPOINT S3_ACCESS_KEY_ID=${S3_RGW_ACCESS_KEY_ID:-testaccesskey} S3_SECRET_ACCESS_KEY=${S3_RGW_SECRET_ACCESS_KEY:-testsecretkey} \
