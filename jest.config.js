@@ -18,7 +18,9 @@ const base = {
   testEnvironment: 'node',
   ...esmTransformOptions(__dirname, esmOnlyPackages(`${__dirname}/node_modules`)),
   moduleFileExtensions: ['ts', 'js', 'json'],
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/dist/'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/dist/', '<rootDir>/test/consumers/'],
+  // the consumer apps (test/consumers) are installed, type-checked and tested by scripts/test-consumers.sh
+  modulePathIgnorePatterns: ['<rootDir>/test/consumers/'],
   setupFiles: ['<rootDir>/test/support/quiet-sdk.ts'],
 };
 

@@ -5,6 +5,7 @@
 #   npm test -- -t 'fencing'         extra arguments go to jest
 #   S3_TARGETS=memory,rgw npm test   choose the store projects (unit always runs)
 #   S3_KEEP_SERVERS=1 npm test       leave the servers this run started running (faster re-runs)
+#   CONSUMERS=0 npm test             leave out the consumer apps (scripts/test-consumers.sh)
 #   S3_RGW_ENDPOINT=http://host:port npm test   use an already running store instead of starting one
 #                                    (S3_RGW_ACCESS_KEY_ID / S3_RGW_SECRET_ACCESS_KEY, same for MOTO)
 #
@@ -187,6 +188,27 @@ reap_jest
 s3_log "jest exited with $rc after $((SECONDS - T0)) s"
 read -r passed failed < <(node -e 'try { const r = require(process.argv[1]); console.log(r.numPassedTests, r.numFailedTests + r.numRuntimeErrorTestSuites); } catch { console.log(0, 1); }' "$WORK/jest.json")
 
+# ---------------------------------------------------------------- consumer apps
+# test/consumers: the packed library installed into a Nest 12 ESM (vitest), a Nest 12 CommonJS
+# (jest 30) and a Nest 11 CommonJS (jest) app; each type-checked, tested and run against RGW, and
+# the README's TypeScript blocks compiled against the package (scripts/test-consumers.sh). Needs
+# RGW; skipped when jest got extra arguments (a focused run) or CONSUMERS=0.
+CONSUMERS_RUN=
+if [ $# -eq 0 ] && [ "${CONSUMERS:-1}" != 0 ]; then
+  case " ${RUN_PROJECTS[*]} " in
+    *" rgw "*)
+      CONSUMERS_RUN=1
+      crc=0
+      bash scripts/test-consumers.sh >"$WORK/consumers.out" </dev/null || crc=$?
+      read -r cpassed cfailed < <(sed -n 's/^consumers: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/consumers.out" | tail -n 1)
+      [ -n "${cpassed:-}" ] || { cpassed=0 cfailed=1; }
+      passed=$((passed + cpassed)) failed=$((failed + cfailed))
+      [ "$crc" = 0 ] && [ "$cfailed" = 0 ] || rc=1
+      s3_log "consumer apps: $cpassed passed, $cfailed failed (exit $crc)"
+      ;;
+  esac
+fi
+
 # ---------------------------------------------------------------- torture smoke runs
 # The lock under faults, checked by an independent checker (npm run verify, docs/verification.md):
 # VERIFY_SECONDS (default 60) per protocol on each real store, the stores in parallel. Skipped when
@@ -224,6 +246,9 @@ if [ $# -eq 0 ]; then
   passed=$((passed + cp)) failed=$((failed + cf))
 fi
 not_run_block
+if [ $# -eq 0 ] && [ "${CONSUMERS:-1}" != 0 ] && [ -z "$CONSUMERS_RUN" ]; then
+  s3_log "NOT RUN: the consumer apps (test/consumers) need RGW, which this run did not use"
+fi
 s3_log "finished after $((SECONDS - T0)) s"
 echo "tests: $passed passed, $failed failed"
 exit "$rc"

@@ -26,3 +26,18 @@ export const shutdownTimeoutMessage = (timeoutMs: number, held: number): string 
 
 export const releaseFailedMessage = (name: string, error: Error): string =>
   `"${name}": release failed (${error.message}); the lease will expire after its TTL`;
+
+export const duplicateLockModuleMessage = (count: number): string =>
+  `S3LockModule.forRoot() / forRootAsync() is imported ${count} times in this application (with different options); ` +
+  `import it once, in the root module (it is global unless isGlobal: false), and share that import.`;
+
+export const testingBesideRealModuleMessage =
+  'S3LockTestingModule.forRoot() is imported beside the application\'s S3LockModule.forRoot() / forRootAsync(): ' +
+  'to run a test on the in-memory store, replace the module instead: ' +
+  'Test.createTestingModule({ imports: [AppModule] }).overrideModule(S3LockModule).useModule(S3LockTestingModule.forRoot()).';
+
+export const duplicateTestingModuleMessage = (count: number): string =>
+  `S3LockTestingModule.forRoot() is imported ${count} times in this application; import it once (it is global unless isGlobal: false).`;
+
+export const lockModuleWithoutOptionsMessage =
+  'S3LockModule is imported without options: import S3LockModule.forRoot({ ... }) or S3LockModule.forRootAsync({ ... }).';

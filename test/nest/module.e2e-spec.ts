@@ -157,6 +157,29 @@ describe('S3LockModule', () => {
     }
   });
 
+  it('one lock module per application: a second forRoot with other options, or the bare class, fails the start-up', async () => {
+    @Module({ imports: [S3LockModule.forRoot({ ...options(), prefix: 'second/', isGlobal: false })] })
+    class SecondLockModule {}
+    await expect(startLockApp({ lock: options(), imports: [SecondLockModule] })).rejects.toThrow(
+      /S3LockModule\.forRoot\(\) \/ forRootAsync\(\) is imported 2 times in this application/,
+    );
+    // the same import shared by two modules is one module
+    const shared = S3LockModule.forRoot({ ...options(), isGlobal: false });
+    @Module({ imports: [shared], providers: [FeatureService], exports: [FeatureService] })
+    class FeatureA {}
+    @Module({ imports: [shared], exports: [shared] })
+    class FeatureB {}
+    const app = await startLockApp({ imports: [FeatureA, FeatureB] });
+    try {
+      await usesTheBucket(app.get(FeatureService).locks, 'module:shared-import');
+    } finally {
+      await app.close();
+    }
+    const bare = startLockApp({ imports: [S3LockModule] });
+    await expect(bare).rejects.toThrow(S3LockInvalidOptionsError);
+    await expect(bare).rejects.toThrow(/imported without options: import S3LockModule\.forRoot/);
+  });
+
   it('invalid options fail the start-up with S3LockInvalidOptionsError (engine and module parts)', async () => {
     const start = (extra: Partial<S3LockModuleOptions>) => startLockApp({ lock: options(extra) });
     await expect(start({ bucket: 'Not A Bucket' })).rejects.toThrow(S3LockInvalidOptionsError);
