@@ -39,12 +39,12 @@ declare -A NODE_MAJOR=([nest12-esm]=24 [nest12-cjs]=24 [nest11-cjs]='')
 
 if [ -z "${S3_RGW_ENDPOINT:-}" ]; then
   log "FAILED: S3_RGW_ENDPOINT is not set (run through npm test, which starts RGW, or export it)"
-  failed=${#APPS[@]}
+  failed=$((${#APPS[@]} * 4))
   finish
 fi
 if ! node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(5000) }).then(() => process.exit(0), () => process.exit(1))' "$S3_RGW_ENDPOINT"; then
   log "FAILED: RGW at $S3_RGW_ENDPOINT is not reachable"
-  failed=${#APPS[@]}
+  failed=$((${#APPS[@]} * 4))
   finish
 fi
 
