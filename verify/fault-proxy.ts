@@ -54,6 +54,8 @@ export interface ScheduleProfile {
     readonly followHoldMs: number;
     /** Episodes end after this long, whatever happened. */
     readonly episodeMs: number;
+    /** At most this many episodes in all (default unlimited). */
+    readonly maxEpisodes?: number;
     readonly protocol: 'create-only' | 'versioned';
   };
   /** A claim's answer held until `onClaim` resolves, at most `maxHoldMs`. */
@@ -386,7 +388,7 @@ export class FaultProxy {
       }
     }
     if (!isClaim(request)) return false;
-    if (late && worker !== undefined && !this.episodes.has(worker) && r.chance(late.probability)) {
+    if (late && worker !== undefined && !this.episodes.has(worker) && this.counts['late-grant'] < (late.maxEpisodes ?? Infinity) && r.chance(late.probability)) {
       this.counts['late-grant']++;
       this.episodes.set(worker, { lockDir: key.slice(0, key.lastIndexOf('/') + 1), until: now + late.episodeMs, reads: 0, done: false });
       this.forward(client, request, 1, { drop: true, slowMs: 0 });
@@ -420,6 +422,12 @@ export class FaultProxy {
     const { drop, slowMs, holdUntil, dateOffsetMs, onStored } = relay;
     const held = slowMs > 0 || holdUntil !== undefined;
     const go = (): void => {
+      // a request delayed (latency, spike) past the start of a hold waits for its end too
+      const gate = this.gate;
+      if (gate) {
+        void gate.then(go);
+        return;
+      }
       const upstream = connect({ host: this.options.upstreamHost, port: this.options.upstreamPort });
       this.track(upstream);
       upstream.setTimeout(IDLE_TIMEOUT_MS, () => upstream.destroy());

@@ -80,7 +80,7 @@ async function startMemoryStore(): Promise<StoreHandle> {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const endpoint = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`in-memory S3 did not start within 30 s: ${stderr}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`in-memory S3 did not start within 120 s: ${stderr}`)), 120_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const m = /^S3_ENDPOINT=(\S+)/.exec(line);
       if (m) {
