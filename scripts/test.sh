@@ -6,6 +6,7 @@
 #   S3_TARGETS=memory,rgw npm test   choose the store projects (unit always runs)
 #   S3_KEEP_SERVERS=1 npm test       leave the servers this run started running (faster re-runs)
 #   CONSUMERS=0 npm test             leave out the consumer apps (scripts/test-consumers.sh)
+#   S3_LOCK_COMPAT=none npm test     skip scripts/test-compat.sh (package checks, Nest 11, Node 22/24)
 #   S3_RGW_ENDPOINT=http://host:port npm test   use an already running store instead of starting one
 #                                    (S3_RGW_ACCESS_KEY_ID / S3_RGW_SECRET_ACCESS_KEY, same for MOTO)
 #
