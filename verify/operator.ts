@@ -34,6 +34,8 @@ export interface OperatorOptions {
 
 /** Foreign names sort before the 15-digit epoch keys of the lock they are nested under. */
 const FOREIGN_NAME = (i: number): string => `0-foreign-${String(i).padStart(4, '0')}`;
+/** Foreign names the nested manager acquires itself (the rest are written as keys of the same shape). */
+const FOREIGN_NAMES_HELD = 100;
 /** Concurrent requests while planting foreign names. */
 const PLANT_CONCURRENCY = 16;
 
@@ -196,9 +198,10 @@ export class Operator {
   }
 
   /**
-   * A second lock manager with the prefix `<prefix><first name>/` acquires `foreignNames` names
-   * (TTL one hour: no renewals during a run) whose keys sort before the first lock's epoch keys.
-   * If the engine refuses the nested prefix, keys of the same shape are written directly instead.
+   * A second lock manager with the prefix `<prefix><first name>/` acquires the first 100 of
+   * `foreignNames` names (TTL one hour: no renewals during a run); the keys of the others are
+   * written directly in the same shape. They all sort before the first lock's epoch keys. If the
+   * engine refuses the nested prefix, every key is written directly.
    */
   private async plantForeignKeys(): Promise<void> {
     const { rates, store, bucket } = this.options;
@@ -210,17 +213,23 @@ export class Operator {
     }
     const manager = new S3LockManager({ client: this.client, bucket, prefix, protocol: this.options.protocol, ttlMs: 3_600_000 });
     let refused: string | undefined;
+    // The manager holds the first names itself; the others' keys (same shape, one PUT each instead
+    // of a whole acquisition) are written directly, so that setting up stays cheap on a slow store.
+    const held = Math.min(rates.foreignNames, FOREIGN_NAMES_HELD);
+    let written = held;
     try {
       await manager.probe();
       this.foreignManager = manager;
-      await forEachConcurrently(rates.foreignNames, async (i) => {
+      await forEachConcurrently(held, async (i) => {
         if (!(await manager.lock(FOREIGN_NAME(i)).tryAcquire())) throw new Error(`foreign name ${FOREIGN_NAME(i)} not acquired`);
       });
     } catch (error) {
       refused = describe(error);
+      written = 0;
       this.options.log(`foreign manager under ${prefix}: ${refused}; writing its keys directly`);
-      await forEachConcurrently(rates.foreignNames, (i) => store.putEmpty(bucket, `${prefix}${FOREIGN_NAME(i)}/999999999999998`));
     }
+    const leaf = this.options.protocol === 'versioned' ? 'lock' : '999999999999998';
+    await forEachConcurrently(rates.foreignNames - written, (i) => store.putEmpty(bucket, `${prefix}${FOREIGN_NAME(written + i)}/${leaf}`));
     const strayKeys = await this.plantStrayKeys();
     this.foreign = { prefix, names: rates.foreignNames, strayKeys, ...(refused ? { refused } : {}) };
   }

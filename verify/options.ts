@@ -14,7 +14,7 @@ export const USAGE = `Usage: npm run verify -- [options]
   --faults on|off    fault proxy, SIGSTOP pauses, skewed clocks and the schedules below (default on)
   --schedules LIST   fault schedules besides those, comma-separated, or all | none (default all):
                      ${SCHEDULE_NAMES.join(', ')}
-  --foreign-names N  names the foreign manager holds under the first lock's prefix (default 1100)
+  --foreign-names N  foreign names under the first lock's key prefix (default $VERIFY_FOREIGN_NAMES or 1100)
   --svg PATH         also write the timeline SVG here (a protocol suffix is added for 'both')
   --out DIR          where logs and summaries go (default verify-out/<time>-<store>)
   --seed N           seed of the fault and pause schedule (default random)
@@ -44,7 +44,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, no
     keepBucket: false,
     acquireSlackMs: undefined as number | undefined,
     schedules: env.VERIFY_SCHEDULES ? parseSchedules(env.VERIFY_SCHEDULES) : [...SCHEDULE_NAMES],
-    foreignNames: 1_100,
+    foreignNames: env.VERIFY_FOREIGN_NAMES ? int('VERIFY_FOREIGN_NAMES', env.VERIFY_FOREIGN_NAMES, 0) : 1_100,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
