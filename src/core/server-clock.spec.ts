@@ -140,6 +140,26 @@ describe('ServerClock', () => {
     expect(clock.nowLowerBound()!).toBeLessThanOrEqual(BASE + step + (now() - start) + 100);
   });
 
+  it('a busy process follows a step too: many more responses than needed within the step window', () => {
+    const { clock, advance, respond, now } = setup();
+    respond(0);
+    advance(100);
+    respond(0);
+    const start = now();
+    const before = clock.nowLowerBound()!;
+    const step = 2 * 3_600_000;
+    // 20 responses a second: any SERVER_CLOCK_STEP_SAMPLES of them span well under the window
+    let followed = false;
+    for (let i = 0; i < 20 * (SERVER_CLOCK_STEP_MS / 1_000 + 2) && !followed; i++) {
+      advance(50);
+      respond(step + Math.floor((now() - start + 100) / 1_000) * 1_000);
+      followed = clock.nowLowerBound()! > before + step - 2_000;
+      if (!followed) expect(clock.nowLowerBound()).toBe(before + (now() - start));
+    }
+    expect(followed).toBe(true);
+    expect(now() - start).toBeGreaterThanOrEqual(SERVER_CLOCK_STEP_MS);
+  });
+
   it(`keeps the last ${SERVER_CLOCK_SAMPLES} sound responses`, () => {
     const { clock, respond, advance } = setup();
     for (let i = 0; i < SERVER_CLOCK_SAMPLES * 3; i++) {

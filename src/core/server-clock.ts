@@ -21,6 +21,8 @@ export const SERVER_CLOCK_SAMPLES = 16;
  */
 export const SERVER_CLOCK_STEP_SAMPLES = 32;
 export const SERVER_CLOCK_STEP_MS = 5_000;
+/** At most this many rejected responses are kept while a step is being judged. */
+const MAX_REJECTED_RUN = 4_096;
 
 /** A `Date` header that disagreed with the other recent responses by more than the tolerance. */
 export interface ServerClockDisagreement {
@@ -98,7 +100,10 @@ export class ServerClock {
     if (sample.low > ceiling + tolerance) {
       this.onDisagreement?.({ date: dateHeader, aheadMs: Math.round(sample.low - ceiling) });
       this.rejectedRun.push(sample);
-      if (this.rejectedRun.length > SERVER_CLOCK_STEP_SAMPLES) this.rejectedRun.shift();
+      // Keep the shortest run that still spans the step window (a busy process sees far more than
+      // SERVER_CLOCK_STEP_SAMPLES responses in it), bounded in memory.
+      const run = this.rejectedRun;
+      while (run.length > MAX_REJECTED_RUN || (run.length > SERVER_CLOCK_STEP_SAMPLES && sample.at - run[1]!.at >= SERVER_CLOCK_STEP_MS)) run.shift();
       this.followStep();
       return;
     }
