@@ -8,12 +8,14 @@ import { statusOf, type PutOutcome, type S3Gateway } from './s3-gateway';
 import type { MonotonicClock } from './server-clock';
 import {
   availability,
+  deadVersions,
   expiresAtServer,
   isLive,
   judgeClaim,
   leaseVersions,
   liveVersions,
   maxToken,
+  maxTombstoneToken,
   ownerOf,
   versionedKey,
   versionsWithNonce,
@@ -147,8 +149,11 @@ export class VersionedProtocol implements LockProtocol {
   /**
    * Ends a lease in the store, given a state read after the lease stopped being believed. If it
    * still owns the lock and no tombstone names it yet: a tombstone with its token first (so the
-   * token survives), then its versions and the tombstones with smaller tokens. Otherwise (taken
-   * over, force-released: a tombstone with a token at least as large exists) only its leftovers.
+   * token survives), then its versions, the dead versions listed and the tombstones with smaller
+   * tokens (except those naming a lease of which a version is listed: deleting them would bring
+   * that version back to life). Otherwise (taken over, force-released) only its leftovers, after a
+   * tombstone with its token if none with a token at least as large is listed (a dead version that
+   * came back to life can own the lock without a takeover's tombstone).
    */
   private async endLease(lease: ProtocolLease, state: VersionedState, operation: string): Promise<void> {
     const { name } = lease;
@@ -156,6 +161,7 @@ export class VersionedProtocol implements LockProtocol {
     const own = leaseVersions(state, lease.leaseId);
     if (ownerOf(state)?.record.leaseId !== lease.leaseId || endedByTombstone(state, lease.leaseId)) {
       if (own.length > 0) {
+        if (maxTombstoneToken(state) < lease.fencingToken) await this.settledPut(name, this.newRecord('release', lease, lease.fencingToken), operation);
         await this.deleteVersions(name, own, operation);
         this.views.set(name, without(state, own.map((v) => v.versionId)));
       }
@@ -163,8 +169,10 @@ export class VersionedProtocol implements LockProtocol {
     }
     const tombstone = this.newRecord('release', lease, lease.fencingToken);
     await this.settledPut(name, tombstone, operation);
-    const older = state.versions.filter((v) => !isLive(v) && v.record.fencingToken < lease.fencingToken);
-    const doomed = [...own, ...older];
+    const dead = deadVersions(state);
+    const withVersions = new Set(state.versions.filter(isLive).map((v) => v.record.leaseId));
+    const older = state.versions.filter((v) => !isLive(v) && v.record.fencingToken < lease.fencingToken && !withVersions.has(v.record.leaseId));
+    const doomed = [...own, ...dead, ...older];
     await this.deleteVersions(name, doomed, operation);
     const after = without(state, doomed.map((v) => v.versionId));
     this.views.set(name, after);

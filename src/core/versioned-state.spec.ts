@@ -1,6 +1,7 @@
 import type { LockRecord } from './lock-record';
 import {
   availability,
+  deadVersions,
   expiresAtServer,
   judgeClaim,
   leaseVersions,
@@ -8,6 +9,7 @@ import {
   maxTombstoneToken,
   ownerOf,
   versionedKey,
+  liveVersions,
   without,
   type VersionEntry,
   type VersionedState,
@@ -82,6 +84,29 @@ describe('versioned state', () => {
     const higherTomb = v('release', 3);
     expect(judgeClaim(state(higherTomb, mine), 'me')).toMatchObject({ kind: 'lost', reason: 'stale-token' });
     expect(judgeClaim(state(later), 'me')).toEqual({ kind: 'missing' });
+  });
+
+  it('treats claims and renewals of a lease a tombstone names as dead: no owner, no expiry, a lost claim', () => {
+    const claim = v('acquire', 5, { leaseId: 'A', lm: 10_000 });
+    const tomb = v('release', 5, { leaseId: 'A', lm: 11_000 });
+    const late = v('renew', 5, { leaseId: 'A', lm: 12_000 });
+    const s = state(late, tomb);
+    expect(liveVersions(s)).toEqual([]);
+    expect(deadVersions(s)).toEqual([late]);
+    expect(ownerOf(s)).toBeUndefined();
+    expect(expiresAtServer(s, 500)).toBeUndefined();
+    expect(availability(s, undefined, 500)).toBe('free');
+    expect(maxToken(s)).toBe(5);
+    // A newer claim of another lease is the owner over the older dead renewal.
+    const next = v('acquire', 6, { leaseId: 'B', nonce: 'next', lm: 13_000 });
+    const after = state(next, late, tomb);
+    expect(ownerOf(after)).toBe(next);
+    expect(judgeClaim(after, 'next')).toEqual({ kind: 'won', claim: next, duplicates: [] });
+    expect(expiresAtServer(after, 500)).toBe(13_000 + 1_000 + 3_000 + 500);
+    // The tombstone of another lease kills nothing else; a claim whose own lease a tombstone names loses.
+    expect(ownerOf(state(next, tomb, claim))).toBe(next);
+    const forced = v('release', 6, { leaseId: 'B' });
+    expect(judgeClaim(state(forced, next), 'next')).toMatchObject({ kind: 'lost', reason: 'ended' });
   });
 
   it('drops deleted versions from a state', () => {

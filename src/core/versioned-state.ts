@@ -36,14 +36,30 @@ export interface VersionedState {
   readonly readAt: number;
 }
 
-/** A version that claims or renews a lease (not a release tombstone). */
+/** A version that claims or renews a lease (not a release tombstone); it is dead if a tombstone names its lease. */
 export function isLive(entry: VersionEntry): boolean {
   return entry.record.kind !== 'release';
 }
 
-/** Live versions, newest first. */
+/** Lease ids named by a listed release tombstone: those leases have ended. */
+export function endedLeases(state: VersionedState): Set<string> {
+  return new Set(state.versions.filter((v) => !isLive(v)).map((v) => v.record.leaseId));
+}
+
+/**
+ * Live versions, newest first: claims and renewals of leases that no listed tombstone names. A
+ * claim or renewal of an ended lease (a renewal applied after the release read the versions) is
+ * dead: it owns nothing and does not push the expiry out.
+ */
 export function liveVersions(state: VersionedState): VersionEntry[] {
-  return state.versions.filter(isLive);
+  const ended = endedLeases(state);
+  return state.versions.filter((v) => isLive(v) && !ended.has(v.record.leaseId));
+}
+
+/** Dead versions, newest first: claims and renewals of leases that a listed tombstone names. */
+export function deadVersions(state: VersionedState): VersionEntry[] {
+  const ended = endedLeases(state);
+  return state.versions.filter((v) => isLive(v) && ended.has(v.record.leaseId));
 }
 
 /** The oldest live version: its lease owns the lock. */
@@ -62,7 +78,7 @@ export function maxTombstoneToken(state: VersionedState): number {
   return state.versions.reduce((max, v) => (isLive(v) ? max : Math.max(max, v.record.fencingToken)), 0);
 }
 
-/** Live versions of one lease (its claim, its renewals, their duplicates), newest first. */
+/** Claims and renewals of one lease (its claim, its renewals, their duplicates), newest first, dead or not. */
 export function leaseVersions(state: VersionedState, leaseId: string): VersionEntry[] {
   return state.versions.filter((v) => isLive(v) && v.record.leaseId === leaseId);
 }
@@ -107,20 +123,22 @@ export function availability(state: VersionedState, serverNow: number | undefine
 export type ClaimVerdict =
   /** The claim's oldest copy is the oldest live version and its token beats every tombstone. */
   | { readonly kind: 'won'; readonly claim: VersionEntry; readonly duplicates: readonly VersionEntry[] }
-  | { readonly kind: 'lost'; readonly mine: readonly VersionEntry[]; readonly reason: 'older-claim' | 'stale-token' }
+  | { readonly kind: 'lost'; readonly mine: readonly VersionEntry[]; readonly reason: 'older-claim' | 'stale-token' | 'ended' }
   /** No version with the claim's nonce is listed. */
   | { readonly kind: 'missing' };
 
 /**
  * Judges a claim (identified by its nonce) on a state read after it was written. The claim wins iff
- * its oldest copy is the oldest live version (no older version can ever appear, so no earlier
- * winner still holds) and its token is greater than every release tombstone's (so fencing tokens
- * of winners strictly increase).
+ * no tombstone names its lease (a force release between the claim and this read ended it), its
+ * oldest copy is the oldest live version (no older version can ever appear, so no earlier winner
+ * still holds) and its token is greater than every release tombstone's (so fencing tokens of
+ * winners strictly increase).
  */
 export function judgeClaim(state: VersionedState, nonce: string): ClaimVerdict {
   const mine = versionsWithNonce(state, nonce);
   if (mine.length === 0) return { kind: 'missing' };
   const claim = mine[mine.length - 1]!;
+  if (endedLeases(state).has(claim.record.leaseId)) return { kind: 'lost', mine, reason: 'ended' };
   const owner = ownerOf(state);
   if (owner?.versionId !== claim.versionId) return { kind: 'lost', mine, reason: 'older-claim' };
   if (claim.record.fencingToken <= maxTombstoneToken(state)) return { kind: 'lost', mine, reason: 'stale-token' };

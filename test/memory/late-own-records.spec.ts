@@ -3,7 +3,8 @@
  * makes the next release silently do nothing"; "a waiter does not recognise its own late acquire
  * record"). Deterministic schedules on the in-memory store, per protocol where they apply.
  */
-import { MemoryWorld, waitFor, type Proc } from './support';
+import { HeadObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { lockPrefixOf, MemoryWorld, waitFor, type Proc } from './support';
 
 /** Request timeout: TTL / 2 = 5 s. */
 const TTL = 10_000;
@@ -39,7 +40,7 @@ describe('create-only: a renewal of ours that lands after the renewal gave up', 
     await failed;
     heads.cancel();
     // The late renewal landed as the next epoch, a record of this very lease.
-    const late = await waitFor(async () => (await world.epochs('late-renewal')).includes(token + 1), 5_000, 'the late renewal');
+    const late = await waitFor(async () => (await world.absoluteEpochs('late-renewal')).includes(token + 1), 5_000, 'the late renewal');
     expect(late).toBe(true);
     expect(lock.isHeld).toBe(true);
     await lock.release();
@@ -98,4 +99,69 @@ describe('a waiter whose acquire record lands after the attempt gave up', () => 
     expect(waited).toBeLessThan(TTL);
     await w.release();
   }, 40_000);
+});
+
+describe('versioned: a renewal of ours that lands after the release read the versions', () => {
+  let world: MemoryWorld;
+  let a: Proc;
+  let b: Proc;
+  beforeEach(async () => {
+    world = await MemoryWorld.create({ versioned: true });
+    a = world.manager({ ttlMs: LONG_TTL, protocol: 'versioned' });
+    b = world.manager({ ttlMs: LONG_TTL, protocol: 'versioned' });
+    await a.manager.probe();
+    await b.manager.probe();
+  });
+  afterEach(() => world.close());
+
+  /** Kinds of the lock key's versions, newest first. */
+  async function kinds(name: string): Promise<string[]> {
+    const key = `${lockPrefixOf(name)}lock`;
+    const out = await world.admin.send(new ListObjectVersionsCommand({ Bucket: world.bucket, Prefix: key }));
+    const versions = (out.Versions ?? []).filter((v) => v.Key === key);
+    const kinds: string[] = [];
+    for (const v of versions) {
+      const head = await world.admin.send(new HeadObjectCommand({ Bucket: world.bucket, Key: key, VersionId: v.VersionId }));
+      kinds.push(head.Metadata?.['lock-kind'] ?? '?');
+    }
+    return kinds;
+  }
+
+  it('another manager acquires at once after the release (the late renewal of the ended lease counts for nothing)', async () => {
+    const lock = a.manager.lock('late-renewal');
+    await lock.acquire();
+    const token = lock.fencingToken!;
+    // The renewal (10 s after the claim) is applied 12 s after it was sent, after the client gave up
+    // on it (10 s): its read-back does not list it, and the renewal reports a store error.
+    const late = a.tap.inject({ match: { operation: 'PutObject' }, fault: { kind: 'delay', ms: 12_000 } });
+    const failed = new Promise<void>((resolve) =>
+      a.manager.on('storeError', (e) => {
+        if (e.operation === 'renew') resolve();
+      }),
+    );
+    await failed;
+    expect(late.fired).toBe(1);
+    expect(lock.isHeld).toBe(true);
+    await lock.release();
+    // The release read the versions before the renewal landed: it left a tombstone only.
+    expect(await kinds('late-renewal')).toEqual(['release']);
+    // Then the renewal of the released lease lands, newer than the tombstone.
+    await waitFor(async () => (await kinds('late-renewal'))[0] === 'renew', 5_000, 'the late renewal');
+    // Another manager finds the lock free and wins it at once, with a larger token (not after a TTL).
+    const state = await b.manager.inspect('late-renewal');
+    expect(state.held).toBe(false);
+    const other = b.manager.lock('late-renewal');
+    await expect(other.tryAcquire()).resolves.toBe(true);
+    const otherToken = other.fencingToken!;
+    expect(otherToken).toBeGreaterThan(token);
+    // Its release deletes the dead renewal; the tombstone naming the renewal's lease stays for this
+    // release (deleting it with the renewal could revive a copy listed late) and goes at the next one.
+    await other.release();
+    expect(await kinds('late-renewal')).toEqual(['release', 'release']);
+    const again = b.manager.lock('late-renewal');
+    await expect(again.tryAcquire()).resolves.toBe(true);
+    expect(again.fencingToken).toBeGreaterThan(otherToken);
+    await again.release();
+    expect(await kinds('late-renewal')).toEqual(['release']);
+  }, 60_000);
 });
