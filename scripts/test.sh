@@ -215,13 +215,16 @@ fi
 # VERIFY_SECONDS (default 60) per protocol on each real store, the stores in parallel. Skipped when
 # jest got extra arguments (a focused run) or VERIFY_SECONDS=0.
 VERIFY_SECONDS=${VERIFY_SECONDS:-60}
+# The smoke leaves out the foreign-keys schedule (its set-up writes 1,100 names; nested prefixes are
+# covered by test/contract/nested-prefixes.spec.ts on every store). `npm run verify` runs all five.
+VERIFY_SCHEDULES=${VERIFY_SCHEDULES:-late-grant,force-release,record-loss,skewed-date}
 if [ $# -eq 0 ] && [ "$VERIFY_SECONDS" != 0 ]; then
   declare -A VJOB=()
   for s in "${RUN_PROJECTS[@]}"; do
     case "$s" in
       rgw | moto)
         s3_log "verify: ${VERIFY_SECONDS} s per protocol on $s (log: $WORK/verify-$s.log)"
-        VERIFY_SECONDS=$VERIFY_SECONDS bash scripts/verify.sh --store "$s" --protocol both --out "$WORK/verify-$s" >"$WORK/verify-$s.log" 2>&1 </dev/null &
+        VERIFY_SECONDS=$VERIFY_SECONDS VERIFY_SCHEDULES=$VERIFY_SCHEDULES bash scripts/verify.sh --store "$s" --protocol both --out "$WORK/verify-$s" >"$WORK/verify-$s.log" 2>&1 </dev/null &
         VJOB[$s]=$!
         ;;
     esac
