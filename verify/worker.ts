@@ -40,7 +40,9 @@ export interface WorkerConfig {
 }
 
 /** Errors the API documents for these calls under store faults; anything else is a bug. */
-const EXPECTED_ERRORS = new Set(['S3LockTimeoutError', 'S3LockNotAcquiredError', 'S3LockStoreError']);
+/** Store errors: the base class and its subclasses (a missing bucket while the record-loss schedule re-creates it). */
+const STORE_ERRORS = new Set(['S3LockStoreError', 'S3LockBucketMissingError']);
+const EXPECTED_ERRORS = new Set(['S3LockTimeoutError', 'S3LockNotAcquiredError', ...STORE_ERRORS]);
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
 const random = new Random(config.seed);
@@ -183,6 +185,7 @@ function outcomeOf(error: unknown): AttemptOutcome {
     case 'S3LockNotAcquiredError':
       return 'not-acquired';
     case 'S3LockStoreError':
+    case 'S3LockBucketMissingError':
       return 'store-error';
     default:
       return 'error';
@@ -242,7 +245,7 @@ async function main(): Promise<void> {
       break;
     } catch (error) {
       // The probe goes through the fault proxy too: retry store failures, give up on a refusal.
-      if (describe(error).name !== 'S3LockStoreError' || attempt >= 10) {
+      if (!STORE_ERRORS.has(describe(error).name) || attempt >= 10) {
         say({ event: 'probe-failed', message: describe(error).message });
         process.exit(4);
       }
