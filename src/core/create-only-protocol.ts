@@ -10,6 +10,7 @@ import type { S3LockState } from './lock-types';
 import type { HeadResult, KeyPage, S3Gateway } from './s3-gateway';
 import { sleep } from './async-tools';
 import type { CreateOnlyGuard } from './create-only-guard';
+import type { DeclarationCheck } from './declaration-check';
 import type { MonotonicClock } from './server-clock';
 
 /** HTTP dates have 1 s resolution: a record dated D was written before D + 1 s. */
@@ -28,6 +29,8 @@ export const GC_EVERY_EPOCHS = 64;
 
 /** Walk at most this many epochs forward with GET before falling back to one LIST. */
 const MAX_WALK = 3;
+/** Generation ids whose first read this manager remembers (a forgotten one just costs one more declaration check). */
+const GENERATIONS_REMEMBERED = 4_096;
 
 /** Every record key of a lock sorts after `<lock prefix>` + this (15-digit keys): a cold read starts there. */
 const BELOW_EVERY_RECORD = '0'.repeat(14);
@@ -68,6 +71,8 @@ export class CreateOnlyProtocol implements LockProtocol {
   private readonly lastGc = new Map<string, number>();
   /** Per lease id: send time of the earliest write whose outcome is not settled yet. */
   private readonly unsettled = new Map<string, number>();
+  /** Per generation id: when this manager first read it (a grant in it needs a declaration check sent later). */
+  private readonly generationsSeen = new Map<string, number>();
 
   constructor(
     private readonly gateway: S3Gateway,
@@ -75,6 +80,8 @@ export class CreateOnlyProtocol implements LockProtocol {
     private readonly mono: MonotonicClock,
     /** Checks that the store still honours create-only writes (versioning switched on under us). */
     private readonly guard?: CreateOnlyGuard,
+    /** Checks the prefix's declaration again where a loss of records can show (docs/protocol.md). */
+    private readonly declaration?: DeclarationCheck,
   ) {}
 
   tryAcquire(request: LeaseRequest): Promise<AcquireResult> {
@@ -101,9 +108,11 @@ export class CreateOnlyProtocol implements LockProtocol {
       }
       const epoch = view.epoch + 1;
       const record = this.newRecord('acquire', request, epoch);
+      const agreed = this.declarationAgrees(name, view.generation);
       const outcome = await this.write(name, epoch, record, view, 'acquire', view.generation);
       if (outcome.mine) {
         if (await this.stillGeneration(name, view.generation, 'acquire')) {
+          await agreed;
           const lease: ProtocolLease = { ...request, fencingToken: epoch, cursor: epoch, generation: view.generation };
           return { acquired: true, lease, sentAt: outcome.sentAt };
         }
@@ -134,6 +143,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       ]);
       if (generation?.id !== lease.generation) {
         this.views.delete(name);
+        this.declaration?.inBackground(name, 'renew');
         return { renewed: false, reason: 'records-lost' };
       }
       if (!outcome.mine) return { renewed: false, reason: 'taken-over' };
@@ -142,6 +152,7 @@ export class CreateOnlyProtocol implements LockProtocol {
     } catch (error) {
       if (!(error instanceof S3LockBucketMissingError)) throw error;
       this.views.delete(name);
+      this.declaration?.inBackground(name, 'renew');
       return { renewed: false, reason: 'records-lost' };
     }
   }
@@ -281,6 +292,7 @@ export class CreateOnlyProtocol implements LockProtocol {
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
       this.guard?.assertTrusted();
+      this.declaration?.assertAgreed();
       const out = await this.gateway.createIfAbsent(key, metadata, name, operation);
       if (!this.unsettled.has(record.leaseId)) this.unsettled.set(record.leaseId, out.sentAt);
       const sentAt = (): number => {
@@ -341,6 +353,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       if (!generation && create) generation = await this.createGeneration(name, listed.newest?.epoch ?? 0);
       const empty = (epoch: number): View => ({ epoch, record: undefined, lastModifiedMs: undefined, confirmedAt: listed.sentAt, generation: generation?.id });
       if (!generation) return empty(0); // read-only view of a log without generation: nothing counts
+      this.generationSeen(generation.id);
       const newest = listed.newest;
       if (!newest || newest.epoch <= generation.base) {
         const view = empty(generation.base);
@@ -405,6 +418,29 @@ export class CreateOnlyProtocol implements LockProtocol {
       if (existing) return existing;
     }
     throw new S3LockStoreError(name, 'read', undefined, lastError ?? new Error(`could not create or read ${key}`));
+  }
+
+  /**
+   * A grant in a generation needs a declaration check sent after this manager first read it (the
+   * records and the declaration may have been lost before it was created). Runs in parallel with
+   * the acquire's write; resolves at once when a later check passed already.
+   */
+  private declarationAgrees(name: string, generation: string | undefined): Promise<void> {
+    if (!this.declaration || generation === undefined) return Promise.resolve();
+    const agreed = this.declaration.passedAfter(this.generationSeen(generation), name, 'acquire');
+    agreed.catch(() => undefined); // awaited before a grant; a write that fails first leaves it unread
+    return agreed;
+  }
+
+  /** When this manager first read generation `id` (now, if it was never noted or was forgotten). */
+  private generationSeen(id: string): number {
+    let at = this.generationsSeen.get(id);
+    if (at === undefined) {
+      at = this.mono.now();
+      this.generationsSeen.set(id, at);
+      if (this.generationsSeen.size > GENERATIONS_REMEMBERED) this.generationsSeen.delete(this.generationsSeen.keys().next().value!);
+    }
+    return at;
   }
 
   /** After a granting write: does the generation record still carry the id the write was based on? */

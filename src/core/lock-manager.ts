@@ -187,6 +187,7 @@ export class S3LockManager {
         mono: this.mono,
         pid: process.pid,
         refused: (error) => this.refuseFromNowOn(error),
+        storeError: (name, operation, error) => this.reportStoreError(name, operation, error),
       });
       this.protocolPromise = attempt;
       attempt.catch((error: unknown) => {

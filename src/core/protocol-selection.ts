@@ -1,5 +1,6 @@
 import { CreateOnlyGuard } from './create-only-guard';
 import { CreateOnlyProtocol } from './create-only-protocol';
+import { DeclarationCheck } from './declaration-check';
 import { S3LockStoreError, type S3LockUnsupportedStoreError } from './errors';
 import type { ResolvedManagerOptions } from './lock-options';
 import type { LockProtocol } from './lock-protocol';
@@ -18,6 +19,8 @@ export interface ProtocolDeps {
   readonly pid: number;
   /** Told when a running create-only protocol finds the store no longer honours create-only writes. */
   readonly refused?: (error: S3LockUnsupportedStoreError) => void;
+  /** Told when a declaration check started in the background (after a detected loss) could not be made. */
+  readonly storeError?: (name: string, operation: string, error: unknown) => void;
 }
 
 /** Rounds of read / probe / declare before giving up on a declaration that keeps changing. */
@@ -121,19 +124,33 @@ const DECLARED_CREATE_ONLY_ADVICE =
   'Processes still running on this prefix refuse new locks at their next write.';
 
 function build(deps: ProtocolDeps, protocol: DeclaredProtocol, passed: Passed): LockProtocol {
-  return protocol === 'versioned' ? versioned(deps) : createOnly(deps, passed.get('create-only')?.versionIds === true);
+  const check = declarationCheck(deps, protocol);
+  return protocol === 'versioned' ? versioned(deps, check) : createOnly(deps, passed.get('create-only')?.versionIds === true, check);
 }
 
-function versioned(deps: ProtocolDeps): LockProtocol {
+/** The running manager's re-check of the declaration, for where a loss of records can show. */
+function declarationCheck(deps: ProtocolDeps, protocol: DeclaredProtocol): DeclarationCheck {
+  const { options } = deps;
+  return new DeclarationCheck(
+    deps.gateway,
+    { prefix: options.prefix, protocol, configured: options.protocol, host: options.host, pid: deps.pid },
+    deps.mono,
+    (error) => deps.refused?.(error),
+    (name, operation, error) => deps.storeError?.(name, operation, error),
+  );
+}
+
+function versioned(deps: ProtocolDeps, check: DeclarationCheck): LockProtocol {
   const { options } = deps;
   return new VersionedProtocol(
     deps.gateway,
     { prefix: options.prefix, host: options.host, pid: deps.pid, serverClockToleranceMs: options.serverClockToleranceMs },
     deps.mono,
+    check,
   );
 }
 
-function createOnly(deps: ProtocolDeps, versionedAtProbe: boolean): LockProtocol {
+function createOnly(deps: ProtocolDeps, versionedAtProbe: boolean, check: DeclarationCheck): LockProtocol {
   const { gateway, options } = deps;
   const guard = new CreateOnlyGuard(
     versionedAtProbe,
@@ -158,5 +175,6 @@ function createOnly(deps: ProtocolDeps, versionedAtProbe: boolean): LockProtocol
     },
     deps.mono,
     guard,
+    check,
   );
 }

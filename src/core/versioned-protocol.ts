@@ -1,4 +1,5 @@
 import { v4 as uuidv4 } from 'uuid';
+import type { DeclarationCheck } from './declaration-check';
 import { S3LockStoreError } from './errors';
 import { holderOf, notAcquiredResult } from './holder-info';
 import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease, RenewResult } from './lock-protocol';
@@ -72,11 +73,15 @@ export class VersionedProtocol implements LockProtocol {
   private readonly lastWrite = new Map<string, number>();
   /** Nonces of renewals whose outcome stayed unknown, per lease: orphans once the lease has ended. */
   private readonly unsettled = new Map<string, Set<string>>();
+  /** Delete markers of the key in each held lease's last read, by lease id (more later: the key was deleted, records lost). */
+  private readonly markers = new Map<string, number>();
 
   constructor(
     private readonly gateway: S3Gateway,
     private readonly options: VersionedProtocolOptions,
     private readonly mono: MonotonicClock,
+    /** Checks the prefix's declaration again where a loss of records can show (docs/protocol.md). */
+    private readonly declaration?: DeclarationCheck,
   ) {}
 
   async tryAcquire(request: LeaseRequest): Promise<AcquireResult> {
@@ -87,16 +92,18 @@ export class VersionedProtocol implements LockProtocol {
     let state: VersionedState | undefined;
     for (let round = 0; round < 3; round++) {
       let token: number;
+      let emptyKey = false;
       if (warm && round === 0) {
         token = warm.token + 1;
       } else {
         state = await this.dropOrphans(name, state ?? (await this.read(name, 'acquire')));
+        emptyKey = state.latestId === undefined; // no version, or a delete marker on top (deleted by hand)
         const seen = availability(state, this.gateway.serverClock.nowLowerBound(), this.options.serverClockToleranceMs);
         if (seen === 'held') return this.notAcquired(state);
         if (seen === 'expired') await this.clearExpired(request, state);
         token = maxToken(state) + 1;
       }
-      const out = await this.claim(request, token);
+      const out = await this.claim(request, token, emptyKey);
       if ('acquired' in out) return out;
       // Lost to an older claim: held. Otherwise (token below a tombstone, claim too slow or deleted) judge the fresh state again.
       if (!out.retry) return this.notAcquired(out.state);
@@ -118,6 +125,11 @@ export class VersionedProtocol implements LockProtocol {
       if (set.size < MAX_ORPHANS) set.add(record.nonce);
       throw new S3LockStoreError(name, 'renew', statusOf(put.error), put.error);
     }
+    if (this.recordsLost(lease, state)) {
+      // The claim version is gone, or the key was deleted (a new delete marker): the lease with it.
+      this.declaration?.inBackground(name, 'renew');
+      return { renewed: false, reason: 'records-lost', cleanUp: () => this.dropLostLease(lease, state) };
+    }
     const owner = ownerOf(state);
     const lastWrite = this.lastWrite.get(lease.leaseId);
     // A verification that ends a TTL after the lease's last successful write was sent proves nothing:
@@ -137,6 +149,7 @@ export class VersionedProtocol implements LockProtocol {
       this.views.set(name, without(state, superseded.map((v) => v.versionId)));
     }
     this.lastWrite.set(lease.leaseId, put.sentAt);
+    this.markers.set(lease.leaseId, state.deleteMarkers);
     lease.cursor += 1;
     return { renewed: true, sentAt: put.sentAt };
   }
@@ -243,9 +256,30 @@ export class VersionedProtocol implements LockProtocol {
     return this.notAcquired(view);
   }
 
+  /**
+   * Ends a lease whose records were lost: deletes what is left of it (its renewal written into the
+   * emptied key), and writes no tombstone, so the key looks as empty as the loss left it and the
+   * next claim into it checks the declaration.
+   */
+  private async dropLostLease(lease: ProtocolLease, state: VersionedState): Promise<void> {
+    this.leaseEnded(lease);
+    const own = leaseVersions(state, lease.leaseId);
+    if (own.length === 0) return;
+    await this.deleteVersions(lease.name, own, 'renew');
+    this.views.set(lease.name, without(state, own.map((v) => v.versionId)));
+  }
+
+  /** Did the store lose this held lease's records? Its claim version is gone, or the key got a delete marker since its last read. */
+  private recordsLost(lease: ProtocolLease, state: VersionedState): boolean {
+    if (lease.versionId !== undefined && !state.versions.some((v) => v.versionId === lease.versionId)) return true;
+    const before = this.markers.get(lease.leaseId);
+    return before !== undefined && state.deleteMarkers > before;
+  }
+
   /** Renewals of an ended lease that may still land are orphans from now on. */
   private leaseEnded(lease: ProtocolLease): void {
     this.lastWrite.delete(lease.leaseId);
+    this.markers.delete(lease.leaseId);
     const nonces = this.unsettled.get(lease.leaseId);
     if (!nonces) return;
     this.unsettled.delete(lease.leaseId);
@@ -274,7 +308,7 @@ export class VersionedProtocol implements LockProtocol {
    * is withdrawn; the result then carries the state read without it, and whether it is worth
    * judging that state again (`retry`: not lost to an older claim).
    */
-  private async claim(attempt: LeaseRequest, token: number): Promise<AcquireResult | { state: VersionedState; retry: boolean }> {
+  private async claim(attempt: LeaseRequest, token: number, emptyKey: boolean): Promise<AcquireResult | { state: VersionedState; retry: boolean }> {
     const { name } = attempt;
     // A lease id of its own for every claim: a tombstone left by an earlier attempt (a grant that
     // came too late, a force release before the re-read) must never name a later winner.
@@ -305,7 +339,12 @@ export class VersionedProtocol implements LockProtocol {
         await this.deleteVersions(name, verdict.duplicates, 'acquire').catch(() => undefined);
         state = without(state, verdict.duplicates.map((v) => v.versionId));
       }
+      if (emptyKey || state.versions.every((v) => v.record.nonce === record.nonce)) {
+        // A claim into an empty key (first use, or the records were lost): the declaration may have gone too.
+        await this.declarationAgrees(name, record.nonce, state);
+      }
       this.views.set(name, state);
+      this.markers.set(request.leaseId, state.deleteMarkers);
       this.lastWrite.set(request.leaseId, put.sentAt);
       if (this.lastWrite.size > RECORD_CACHE_SIZE) this.lastWrite.delete(this.lastWrite.keys().next().value!);
       const lease: ProtocolLease = { ...request, fencingToken: token, cursor: 0, versionId: verdict.claim.versionId };
@@ -321,6 +360,20 @@ export class VersionedProtocol implements LockProtocol {
     }
     this.views.set(name, state);
     return { state, retry: !(verdict.kind === 'lost' && verdict.reason === 'older-claim') };
+  }
+
+  /**
+   * A check of the declaration sent after the judging read of a won claim into an empty key. If it
+   * fails (refused, or a store error), the claim is withdrawn and the error thrown: nothing granted.
+   */
+  private async declarationAgrees(name: string, nonce: string, state: VersionedState): Promise<void> {
+    if (!this.declaration) return;
+    try {
+      await this.declaration.passedAfter(this.mono.now(), name, 'acquire');
+    } catch (error) {
+      await this.deleteVersions(name, versionsWithNonce(state, nonce), 'acquire').catch(() => this.addOrphan(name, nonce));
+      throw error;
+    }
   }
 
   /** One PUT of a record; the caller settles an unknown outcome by nonce on its next read. */

@@ -6,6 +6,7 @@
  */
 import { PutBucketVersioningCommand, type S3Client } from '@aws-sdk/client-s3';
 import { S3LockManager, S3LockProtocolMismatchError, S3LockUnsupportedStoreError, type S3LockManagerOptions } from '../../src';
+import { purgePrefix, wipePrefix } from '../support/bucket-wipe';
 import { storeTarget, type StoreTarget } from '../support/store-target';
 
 const TTL = 5_000;
@@ -122,5 +123,59 @@ describe('versioning switched on under a create-only prefix', () => {
       await after.release();
       expect(await auto.lock('job').tryAcquire()).toBe(true);
     }
+  });
+});
+
+describe('the declaration lost with the records (versioned bucket)', () => {
+  it('a create-only fleet, the prefix emptied, a versioned newcomer declares first: the fleet is refused at its next grant, never both hold', async () => {
+    const bucket = await target.createBucket({ versioned: true });
+    const prefix = 'lost-co/';
+    if (ignoresConditionsWhenVersioned()) {
+      // RGW: a versioned bucket refuses create-only at its probe, so no create-only fleet can run here.
+      const error = await rejection(manager({ bucket, prefix, protocol: 'create-only' }).probe());
+      expect(error).toMatchObject({ bucket, prefix, failedPrimitive: 'if-none-match' });
+      return;
+    }
+    const fleet = manager({ bucket, prefix, protocol: 'create-only' });
+    const held = fleet.lock('held');
+    expect(await held.tryAcquire()).toBe(true);
+    await wipePrefix(client, bucket, prefix); // the declaration goes with the records
+    const newcomer = manager({ bucket, prefix, protocol: 'versioned' }).lock('job');
+    expect(await newcomer.tryAcquire()).toBe(true);
+    const refused = await rejection(fleet.lock('job').tryAcquire());
+    expectMismatch(refused, bucket, prefix, 'create-only', 'versioned');
+    // The holder from before the loss learns it at its next renewal (within one TTL).
+    const until = Date.now() + TTL + 2_000;
+    while (!held.signal.aborted && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(held.signal.aborted).toBe(true);
+    expect(newcomer.isHeld).toBe(true);
+    await newcomer.release();
+  });
+
+  it('a versioned fleet, the prefix purged, a create-only newcomer: refused by its probe (RGW) or declares first, and then the fleet is refused and its holder loses its lease', async () => {
+    const bucket = await target.createBucket({ versioned: true });
+    const prefix = 'lost-v/';
+    const fleet = manager({ bucket, prefix, protocol: 'versioned' });
+    const other = manager({ bucket, prefix, protocol: 'versioned' });
+    const held = fleet.lock('job');
+    expect(await held.tryAcquire()).toBe(true);
+    expect(await other.probe()).toBe('versioned');
+    await purgePrefix(client, bucket, prefix); // every version, as a store restarted without state
+    const newcomer = manager({ bucket, prefix, protocol: 'create-only' });
+    if (ignoresConditionsWhenVersioned()) {
+      const error = await rejection(newcomer.probe());
+      expect(error).toMatchObject({ bucket, prefix, failedPrimitive: 'if-none-match' });
+      return;
+    }
+    const lockC = newcomer.lock('job');
+    expect(await lockC.tryAcquire()).toBe(true);
+    const until = Date.now() + TTL + 2_000;
+    while (!held.signal.aborted && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(held.signal.aborted).toBe(true);
+    expect(held.signal.reason).toMatchObject({ reason: 'records-lost' });
+    const refused = await rejection(other.lock('job').tryAcquire());
+    expectMismatch(refused, bucket, prefix, 'versioned', 'create-only');
+    expect(lockC.isHeld).toBe(true);
+    await lockC.release();
   });
 });

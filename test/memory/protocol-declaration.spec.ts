@@ -7,6 +7,7 @@
 import { HeadObjectCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { S3LockLostError, S3LockProtocolMismatchError, S3LockUnsupportedStoreError, type S3LockManager } from '../../src';
 import { MemoryWorld, PREFIX, settle, sleep, TTL_MS, waitFor } from './support';
+import { purgePrefix, wipePrefix } from '../support/bucket-wipe';
 
 const DECLARATION = `${PREFIX}.protocol`;
 
@@ -154,7 +155,7 @@ describe('protocol declaration', () => {
     expect(await world.manager({ protocol: 'auto' }).manager.probe()).toBe('create-only');
   });
 
-  it('costs one HEAD per manager start, and one PUT for the first manager of a prefix; nothing on lock operations', async () => {
+  it('costs one HEAD per manager start, one PUT for the first manager of a prefix, and one HEAD with the first grant of a name; nothing else', async () => {
     world = await MemoryWorld.create();
     const first = world.manager();
     await first.manager.probe();
@@ -167,7 +168,152 @@ describe('protocol declaration', () => {
     const lock = second.manager.lock('job');
     expect(await lock.tryAcquire()).toBe(true);
     await lock.release();
+    // The first grant of a name's generation checks the declaration again (in parallel with its PUT).
+    expect(ops(second).slice(since).filter((op) => op.endsWith('declaration'))).toEqual(['HeadObject declaration']);
+    const warm = second.tap.requests.length;
+    expect(await lock.tryAcquire()).toBe(true);
+    await lock.release();
     await sleep(0);
-    expect(second.tap.requests.slice(since).filter((r) => r.key === DECLARATION)).toEqual([]);
+    expect(second.tap.requests.slice(warm).filter((r) => r.key === DECLARATION)).toEqual([]);
+  });
+});
+
+/**
+ * The declaration is a key under the prefix and goes with the records (prefix emptied, bucket
+ * re-created, store restarted). A manager that starts after the loss finds none and declares its own
+ * protocol; the running fleet must then not keep granting under the other one (docs/protocol.md,
+ * "The declaration is lost with the records"). On a versioned bucket, where both probes pass.
+ */
+describe('protocol declaration lost with the records', () => {
+  let world: MemoryWorld;
+  afterEach(() => world.close());
+
+  function expectMismatchOf(error: unknown, configured: string, declared: string): void {
+    expect(error).toBeInstanceOf(S3LockProtocolMismatchError);
+    expect(error).toMatchObject({ bucket: world.bucket, prefix: PREFIX, protocol: configured, declaredProtocol: declared, failedPrimitive: 'protocol-declaration' });
+  }
+
+  it('a versioned newcomer that declares first after the wipe: the running create-only manager is refused at its next grant, never both hold', async () => {
+    world = await MemoryWorld.create({ versioned: true });
+    const a = world.manager({ protocol: 'create-only' });
+    expect(await a.manager.probe()).toBe('create-only');
+
+    await wipePrefix(world.admin, world.bucket, PREFIX); // every key of the prefix, the declaration included
+
+    const b = world.manager({ protocol: 'versioned' });
+    const probed = await settle(b.manager.probe());
+    const lockA = a.manager.lock('job');
+    const lockB = b.manager.lock('job');
+    const gotA = await settle(lockA.tryAcquire());
+    const gotB = probed.ok ? await settle(lockB.tryAcquire()) : { ok: true as const, value: false };
+    const bothHold = gotA.ok && gotA.value && gotB.ok && gotB.value && lockA.isHeld && lockB.isHeld;
+    // Before the fix A created a new generation, declared nothing, and both held 'job'.
+    expect({ bRefused: !probed.ok, aRefused: !gotA.ok, bothHold }).toEqual({ bRefused: false, aRefused: true, bothHold: false });
+    expectMismatchOf((gotA as { error: unknown }).error, 'create-only', 'versioned');
+    expect(lockB.isHeld).toBe(true);
+    // A stays refused, for every name.
+    expectMismatchOf((await settle(a.manager.lock('other').tryAcquire()) as { error: unknown }).error, 'create-only', 'versioned');
+    await lockB.release();
+  });
+
+  it('a create-only manager that acquires first after the wipe declares again: a versioned newcomer is refused at start', async () => {
+    world = await MemoryWorld.create({ versioned: true });
+    const a = world.manager({ protocol: 'create-only' });
+    expect(await a.manager.probe()).toBe('create-only');
+    await wipePrefix(world.admin, world.bucket, PREFIX);
+
+    const lockA = a.manager.lock('job');
+    expect(await lockA.tryAcquire()).toBe(true);
+    const b = world.manager({ protocol: 'versioned' });
+    const probed = await settle(b.manager.probe());
+    expect(probed.ok).toBe(false);
+    expectMismatchOf((probed as { error: unknown }).error, 'versioned', 'create-only');
+    expect(lockA.isHeld).toBe(true);
+    await lockA.release();
+  });
+
+  it('a create-only holder across the wipe loses its lease within one TTL, and its manager is refused, when a versioned newcomer declares', async () => {
+    world = await MemoryWorld.create({ versioned: true });
+    const a = world.manager({ protocol: 'create-only' });
+    const lockA = a.manager.lock('job');
+    expect(await lockA.tryAcquire()).toBe(true);
+    const signal = lockA.signal;
+
+    await wipePrefix(world.admin, world.bucket, PREFIX);
+    const b = world.manager({ protocol: 'versioned' });
+    const lockB = b.manager.lock('job');
+    expect(await lockB.tryAcquire()).toBe(true);
+
+    await waitFor(() => signal.aborted, TTL_MS + 1_000, "the create-only holder's signal");
+    expect(signal.reason).toBeInstanceOf(S3LockLostError);
+    expect((signal.reason as S3LockLostError).reason).toBe('records-lost');
+    // The renewal that found the loss checked the declaration: the manager refuses from then on.
+    const refused = await waitFor(async () => {
+      const r = await settle(a.manager.lock('other').tryAcquire());
+      return r.ok ? undefined : r;
+    }, TTL_MS, 'the create-only manager refused');
+    expectMismatchOf(refused.error, 'create-only', 'versioned');
+    expect(lockB.isHeld).toBe(true);
+    await lockB.release();
+  });
+
+  for (const wipe of ['purged (store restarted without state)', 'emptied by hand (delete markers)'] as const) {
+    it(`versioned fleet, prefix ${wipe}, create-only newcomer declares first: the versioned holder loses its lease within one TTL and the fleet is refused`, async () => {
+      world = await MemoryWorld.create({ versioned: true });
+      const v1 = world.manager({ protocol: 'versioned' });
+      const v2 = world.manager({ protocol: 'versioned' });
+      const held = v1.manager.lock('job');
+      expect(await held.tryAcquire()).toBe(true);
+      expect(await v2.manager.probe()).toBe('versioned');
+      const signal = held.signal;
+
+      if (wipe.startsWith('purged')) await purgePrefix(world.admin, world.bucket, PREFIX);
+      else await wipePrefix(world.admin, world.bucket, PREFIX);
+      const c = world.manager({ protocol: 'create-only' });
+      const lockC = c.manager.lock('job');
+      expect(await lockC.tryAcquire()).toBe(true);
+  
+      await waitFor(() => signal.aborted, TTL_MS + 1_000, "the versioned holder's signal");
+        expect((signal.reason as S3LockLostError).reason).toBe('records-lost');
+      // The other versioned manager, running since before the wipe, never grants beside C: its
+      // claim into the emptied key checks the declaration.
+      const other = v2.manager.lock('job');
+      const got = await settle(other.tryAcquire());
+      expect(got.ok).toBe(false);
+      expectMismatchOf((got as { error: unknown }).error, 'versioned', 'create-only');
+      expect(other.isHeld).toBe(false);
+      expect(lockC.isHeld).toBe(true);
+      await lockC.release();
+    });
+  }
+
+  it('versioned fleet, prefix purged, the fleet acquires first: it declares again and a create-only newcomer is refused at start', async () => {
+    world = await MemoryWorld.create({ versioned: true });
+    const v = world.manager({ protocol: 'versioned' });
+    expect(await v.manager.probe()).toBe('versioned');
+    await purgePrefix(world.admin, world.bucket, PREFIX);
+
+    const lockV = v.manager.lock('job');
+    expect(await lockV.tryAcquire()).toBe(true);
+    const c = world.manager({ protocol: 'create-only' });
+    const probed = await settle(c.manager.probe());
+    expect(probed.ok).toBe(false);
+    expectMismatchOf((probed as { error: unknown }).error, 'create-only', 'versioned');
+    await lockV.release();
+  });
+
+  it('the re-check costs nothing on the warm create-only cycle and on renewals that find no loss', async () => {
+    world = await MemoryWorld.create({ versioned: true });
+    const a = world.manager({ protocol: 'create-only', ttlMs: 2_000 });
+    const lock = a.manager.lock('job');
+    expect(await lock.tryAcquire()).toBe(true);
+    await lock.release();
+    const since = a.tap.requests.length;
+    for (let i = 0; i < 3; i++) {
+      expect(await lock.tryAcquire()).toBe(true);
+      if (i === 0) await sleep(1_500); // two renewals (every TTL/3)
+      await lock.release();
+    }
+    expect(a.tap.requests.slice(since).filter((r) => r.key === DECLARATION)).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@
  * Record loss on a real or in-memory store, done by hand the way an operator or a restart would:
  * every key under a prefix deleted, or the whole bucket deleted and created again.
  */
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 /** Every key under `prefix` (all pages). */
 export async function listAll(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
@@ -23,6 +23,29 @@ export async function wipePrefix(s3: S3Client, bucket: string, prefix: string): 
     await Promise.all(keys.slice(i, i + 32).map((Key) => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key }))));
   }
   return keys.length;
+}
+
+/**
+ * Deletes every version and delete marker under `prefix` of a versioned bucket, by version id, as a
+ * store restarted without state would lose them; returns how many.
+ */
+export async function purgePrefix(s3: S3Client, bucket: string, prefix: string): Promise<number> {
+  const entries: Array<{ Key: string; VersionId: string }> = [];
+  let keyMarker: string | undefined;
+  let versionIdMarker: string | undefined;
+  for (;;) {
+    const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }));
+    for (const v of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
+      if (v.Key && v.VersionId) entries.push({ Key: v.Key, VersionId: v.VersionId });
+    }
+    if (!page.IsTruncated) break;
+    keyMarker = page.NextKeyMarker;
+    versionIdMarker = page.NextVersionIdMarker;
+  }
+  for (let i = 0; i < entries.length; i += 32) {
+    await Promise.all(entries.slice(i, i + 32).map((e) => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: e.Key, VersionId: e.VersionId }))));
+  }
+  return entries.length;
 }
 
 /** Empties and deletes the (unversioned) bucket. */
