@@ -1,0 +1,47 @@
+/**
+ * Review: a create-only renewal whose PUT was applied but whose parallel generation GET failed
+ * throws; the lease retries the renewal, the retry's create of the same epoch gets 412 and the
+ * read-back finds "a record of the same lease and kind", which write() counts as ours with the
+ * RETRY's send time. The record in the store was written by the first attempt, seconds earlier:
+ * the holder's deadline now counts from a later time than the record others judge expiry by.
+ * If the holder can write no more (its PUTs fail), another process takes over while it believes.
+ */
+import { performance } from 'node:perf_hooks';
+import { MemoryWorld, lockPrefixOf, waitFor } from './support';
+
+const TTL = 10_000;
+
+describe('review: renewal retried after a failed generation read', () => {
+  let world: MemoryWorld;
+  afterEach(() => world.close());
+
+  it('no other process is granted the lock while the holder believes it holds', async () => {
+    world = await MemoryWorld.create();
+    const h = world.manager({ ttlMs: TTL });
+    const x = world.manager({ ttlMs: TTL });
+    const held = h.manager.lock('x');
+    await held.acquire();
+    const holderToken = held.fencingToken;
+    const renewed: number[] = [];
+    h.manager.on('renewed', () => renewed.push(performance.now()));
+
+    // The generation GETs of H's renewals fail for about 4 s (their PUTs are applied).
+    const genFails = h.tap.inject({ match: { operation: 'GetObject', keyPrefix: `${lockPrefixOf('x')}generation` }, times: Infinity, fault: { kind: 'error', status: 500, code: 'InternalError' } });
+    await new Promise((resolve) => setTimeout(resolve, TTL / 3 + 4_000));
+    genFails.cancel();
+    await waitFor(() => renewed.length >= 1, 5_000, 'the retried renewal');
+
+    // From now on H cannot write (partitioned for writes); it believes until its deadline.
+    h.tap.inject({ match: { operation: 'PutObject' }, times: Infinity, fault: { kind: 'error', status: 503, code: 'SlowDown' } });
+
+    const taker = x.manager.lock('x');
+    await taker.acquire({ waitMs: 30_000 });
+    const grantedAt = performance.now();
+    const holderStillBelieves = held.isHeld;
+    await waitFor(() => !held.isHeld, 15_000, 'the holder to stop believing');
+    const overlapMs = Math.round(performance.now() - grantedAt);
+    const report = { takerToken: taker.fencingToken, holderToken, holderStillBelieves, overlapMs };
+    await taker.release();
+    expect(report).toEqual({ ...report, holderStillBelieves: false, overlapMs: 0 });
+  }, 60_000);
+});
