@@ -122,28 +122,27 @@ export class CreateOnlyProtocol implements LockProtocol {
 
   /**
    * Creates the next epoch as a renewal and, in parallel, reads the generation record: missing or
-   * replaced (or the bucket missing) means the records were lost, and the lease with them.
+   * replaced (or the bucket missing) means the records were lost, and the lease with them. A create
+   * that was applied while the generation read failed moves the cursor above it but extends
+   * nothing (the error is thrown; the next renewal decides): its send time is never forgotten.
    */
   async renew(lease: ProtocolLease): Promise<RenewResult> {
     const { name } = lease;
     const epoch = lease.cursor + 1;
-    try {
-      const [outcome, generation] = await Promise.all([
-        this.write(name, epoch, this.newRecord('renew', lease, lease.fencingToken), this.views.get(name), 'renew', lease.generation),
-        this.readGeneration(name, 'renew'),
-      ]);
-      if (generation?.id !== lease.generation) {
-        this.views.delete(name);
-        return { renewed: false, reason: 'records-lost' };
-      }
-      if (!outcome.mine) return { renewed: false, reason: 'taken-over' };
-      lease.cursor = epoch;
-      return { renewed: true, sentAt: outcome.sentAt };
-    } catch (error) {
-      if (!(error instanceof S3LockBucketMissingError)) throw error;
+    const [written, read] = await Promise.allSettled([
+      this.write(name, epoch, this.newRecord('renew', lease, lease.fencingToken), this.views.get(name), 'renew', lease.generation),
+      this.readGeneration(name, 'renew'),
+    ]);
+    if (written.status === 'fulfilled' && written.value.mine) lease.cursor = epoch;
+    const failure = read.status === 'rejected' ? (read.reason as unknown) : written.status === 'rejected' ? (written.reason as unknown) : undefined;
+    if (failure instanceof S3LockBucketMissingError || (read.status === 'fulfilled' && read.value?.id !== lease.generation)) {
       this.views.delete(name);
       return { renewed: false, reason: 'records-lost' };
     }
+    if (failure !== undefined) throw failure;
+    const outcome = (written as PromiseFulfilledResult<WriteOutcome>).value;
+    if (!outcome.mine) return { renewed: false, reason: 'taken-over' };
+    return { renewed: true, sentAt: outcome.sentAt };
   }
 
   /** Creates the next epoch as a release (no generation check: a release grants nothing). */
