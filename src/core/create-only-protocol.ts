@@ -3,7 +3,7 @@ import { epochKey, epochOfKey } from './epoch-key';
 import { S3LockBucketMissingError, S3LockStoreError } from './errors';
 import { holderOf, notAcquiredResult } from './holder-info';
 import { lockKeyPrefix } from './lock-name';
-import { generationBase, generationFromMetadata, generationKey, generationToMetadata, type LogGeneration } from './log-generation';
+import { BASE_EPOCHS_PER_SECOND, generationBase, generationFromMetadata, generationKey, generationToMetadata, type LogGeneration } from './log-generation';
 import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease, RenewResult } from './lock-protocol';
 import { recordFromMetadata, recordToMetadata, type LockRecord } from './lock-record';
 import type { S3LockState } from './lock-types';
@@ -335,9 +335,9 @@ export class CreateOnlyProtocol implements LockProtocol {
   private async loadView(name: string, create: boolean): Promise<View> {
     const lockPrefix = lockKeyPrefix(this.options.prefix, name);
     for (let attempt = 0; attempt < 3; attempt++) {
-      const [listed, found] = await Promise.all([this.newestRecordKey(name, lockPrefix), this.readGeneration(name, 'read')]);
-      let generation = found;
-      if (!generation && create) generation = await this.createGeneration(name, listed.newest?.epoch ?? 0);
+      const [listed, found] = await Promise.all([this.newestRecordKey(name, lockPrefix), this.readGenerationAnswer(name, 'read')]);
+      let generation = found.generation;
+      if (!generation && create) generation = await this.createGeneration(name, listed.newest?.epoch ?? 0, found.missingAtMs);
       const empty = (epoch: number): View => ({ epoch, record: undefined, lastModifiedMs: undefined, confirmedAt: listed.sentAt, generation: generation?.id });
       if (!generation) return empty(0); // read-only view of a log without generation: nothing counts
       const newest = listed.newest;
@@ -381,20 +381,31 @@ export class CreateOnlyProtocol implements LockProtocol {
 
   /** The generation record (GET: a missing bucket is an error, never "no generation"). */
   private async readGeneration(name: string, operation: string): Promise<LogGeneration | undefined> {
+    return (await this.readGenerationAnswer(name, operation)).generation;
+  }
+
+  /** The generation record, or (missing) the `Date` of the store's answer that showed it missing. */
+  private async readGenerationAnswer(name: string, operation: string): Promise<{ generation: LogGeneration | undefined; missingAtMs: number | undefined; dateMs: number | undefined }> {
     const key = generationKey(lockKeyPrefix(this.options.prefix, name));
     const got = await this.gateway.get(key, name, operation);
-    return got.found ? generationFromMetadata(name, key, got.metadata) : undefined;
+    return got.found
+      ? { generation: generationFromMetadata(name, key, got.metadata), missingAtMs: undefined, dateMs: got.dateMs }
+      : { generation: undefined, missingAtMs: got.dateMs, dateMs: got.dateMs };
   }
 
   /**
    * Creates the generation record of a log that has none (never used, or its records were lost),
-   * with a base from the server clock. Whoever wins the create, the one record that exists is adopted.
+   * with a base from the server clock: the later of the clock's lower bound and `missingAtMs`, the
+   * `Date` of the answer that showed the record missing (the bound may lag a forward step of the
+   * store's clock; that answer cannot, docs/protocol.md, assumption R). Whoever wins the create,
+   * the one record that exists is adopted.
    */
-  private async createGeneration(name: string, newestListedEpoch: number): Promise<LogGeneration> {
+  private async createGeneration(name: string, newestListedEpoch: number, missingAtMs: number | undefined): Promise<LogGeneration> {
     const key = generationKey(lockKeyPrefix(this.options.prefix, name));
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const serverNow = this.gateway.serverClock.nowLowerBound();
+      const bound = this.gateway.serverClock.nowLowerBound();
+      const serverNow = bound === undefined ? missingAtMs : missingAtMs === undefined ? bound : Math.max(bound, missingAtMs);
       if (serverNow === undefined) throw new S3LockStoreError(name, 'read', undefined, new Error('the store sent no Date header: cannot derive a generation base'));
       const generation: LogGeneration = { id: uuidv4(), base: generationBase(serverNow, newestListedEpoch) };
       const out = await this.gateway.createIfAbsent(key, generationToMetadata(generation), name, 'read');
@@ -406,12 +417,27 @@ export class CreateOnlyProtocol implements LockProtocol {
     throw new S3LockStoreError(name, 'read', undefined, lastError ?? new Error(`could not create or read ${key}`));
   }
 
-  /** After a granting write: does the generation record still carry the id the write was based on? */
+  /**
+   * After a granting write: does the generation record still carry the id the write was based on?
+   * A grant also needs the answer dated after the generation's first second (its base's second):
+   * within it, the check is repeated once the store's clock has moved on (at most about 1 s, once
+   * per generation; docs/protocol.md, "Record loss", rule G).
+   */
   private async stillGeneration(name: string, expected: string | undefined, operation: string): Promise<boolean> {
-    const current = await this.readGeneration(name, operation);
-    if (expected !== undefined && current?.id === expected) return true;
-    this.views.delete(name);
-    return false;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const answer = await this.readGenerationAnswer(name, operation);
+      const current = answer.generation;
+      if (expected === undefined || current?.id !== expected) {
+        this.views.delete(name);
+        return false;
+      }
+      const grantableFrom = (Math.floor(current.base / BASE_EPOCHS_PER_SECOND) + 1) * 1000;
+      const dated = answer.dateMs ?? this.gateway.serverClock.nowLowerBound();
+      if (dated !== undefined && dated >= grantableFrom) return true;
+      const waitMs = this.gateway.serverClock.monotonicAt(grantableFrom) - this.mono.now();
+      await sleep(Math.min(1_000, Math.max(50, waitMs + 5)));
+    }
+    throw new S3LockStoreError(name, operation, undefined, new Error('the store kept answering within the first second of the generation (its Date does not advance)'));
   }
 
   /** Runs `task`; a missing bucket drops the cached view first, so nothing is ever confirmed by it. */

@@ -1,16 +1,16 @@
 /**
- * Review: the generation base of a new log is derived from the creating process's server-clock
- * LOWER bound. docs/protocol.md ("Record loss", property b) argues that every epoch written before
- * a loss is below floor(serverNow) x 10^4 of any later reader. A process whose lower bound lags
- * the store's clock (it has not followed a forward step of the store clock yet, which the
- * estimator deliberately delays: 32 agreeing responses over 5 s) creates a base below the tokens
- * that a process with an up-to-date bound granted before the loss. Assumption R holds (the store
- * clock never goes back, a handful of epochs per second).
+ * A new generation's base must be above every token granted before a record loss, whichever
+ * process creates it. It used to come from the creating process's server-clock LOWER bound, which
+ * lags a forward step of the store's clock (the estimator follows a step only after 32 agreeing
+ * responses over 5 s): such a process made a base at or below a token that a process with a
+ * current bound had just granted. Now the base is taken from the Date of the answer that showed the
+ * log empty, and a grant waits out its generation's first second (docs/protocol.md, rule G).
+ * Assumption R holds here (the store clock never goes back, a handful of epochs per second).
  */
 import { MemoryWorld, lockPrefixOf, type Proc } from './support';
 import { wipePrefix } from '../support/bucket-wipe';
 
-describe('review: generation base from a lagging server clock', () => {
+describe('generation base from a lagging server clock', () => {
   let world: MemoryWorld;
   afterEach(() => world.close());
 
