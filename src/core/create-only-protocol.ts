@@ -58,6 +58,13 @@ export interface CreateOnlyProtocolOptions {
 
 type WriteOutcome = { readonly mine: true; readonly sentAt: number } | { readonly mine: false; readonly view: View };
 
+interface PendingGrant {
+  readonly name: string;
+  readonly epoch: number;
+  readonly sentAt: number;
+  readonly generation: string | undefined;
+}
+
 /**
  * The default protocol: an append-only log of immutable records per lock name, each created with
  * `If-None-Match: *` under the next epoch. See docs/protocol.md for the argument.
@@ -68,6 +75,11 @@ export class CreateOnlyProtocol implements LockProtocol {
   private readonly lastGc = new Map<string, number>();
   /** Per lease id: send time of the earliest write whose outcome is not settled yet. */
   private readonly unsettled = new Map<string, number>();
+  /**
+   * Per lease id: an acquire record (acquire or hand-off) we created whose generation check failed
+   * (threw). The next attempt of that lease only repeats the check, granting from the original send.
+   */
+  private readonly pendingGrants = new Map<string, PendingGrant>();
 
   constructor(
     private readonly gateway: S3Gateway,
@@ -83,6 +95,13 @@ export class CreateOnlyProtocol implements LockProtocol {
 
   private async attemptAcquire(request: LeaseRequest): Promise<AcquireResult> {
     const { name } = request;
+    const pending = this.pendingGrants.get(request.leaseId);
+    if (pending && pending.name === name) {
+      // Our own acquire record, created earlier: only its generation check is missing. A grant whose
+      // deadline has passed meanwhile is declared lost and released by the caller.
+      const granted = await this.checkGrant(pending, request.leaseId);
+      if (granted) return { acquired: true, lease: { ...request, fencingToken: pending.epoch, cursor: pending.epoch, generation: pending.generation }, sentAt: pending.sentAt };
+    }
     let view = this.views.get(name);
     let polled = false;
     if (!view || view.generation === undefined || this.mono.now() - view.confirmedAt > VIEW_MAX_AGE_MS) {
@@ -103,7 +122,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       const record = this.newRecord('acquire', request, epoch);
       const outcome = await this.write(name, epoch, record, view, 'acquire', view.generation);
       if (outcome.mine) {
-        if (await this.stillGeneration(name, view.generation, 'acquire')) {
+        if (await this.checkGrant({ name, epoch, sentAt: outcome.sentAt, generation: view.generation }, request.leaseId)) {
           const lease: ProtocolLease = { ...request, fencingToken: epoch, cursor: epoch, generation: view.generation };
           return { acquired: true, lease, sentAt: outcome.sentAt };
         }
@@ -170,7 +189,7 @@ export class CreateOnlyProtocol implements LockProtocol {
         outcome = await this.write(lease.name, epoch, this.newRecord('acquire', next, epoch), this.views.get(lease.name), 'acquire', lease.generation);
         if (outcome.mine) {
           lease.cursor = epoch;
-          if (!(await this.stillGeneration(lease.name, lease.generation, 'acquire'))) return { acquired: false, holder: undefined, freeAt: undefined };
+          if (!(await this.checkGrant({ name: lease.name, epoch, sentAt: outcome.sentAt, generation: lease.generation }, next.leaseId))) return { acquired: false, holder: undefined, freeAt: undefined };
           return { acquired: true, lease: { ...next, fencingToken: epoch, cursor: epoch, generation: lease.generation }, sentAt: outcome.sentAt };
         }
         // A late renewal of this lease: hand off above it.
@@ -415,6 +434,18 @@ export class CreateOnlyProtocol implements LockProtocol {
       if (existing) return existing;
     }
     throw new S3LockStoreError(name, 'read', undefined, lastError ?? new Error(`could not create or read ${key}`));
+  }
+
+  /**
+   * The generation check of a created acquire record; while it cannot be answered (it throws), the
+   * record is remembered for the lease's next attempt, so that attempt neither waits for its own
+   * record to expire nor forgets the original send time.
+   */
+  private async checkGrant(grant: PendingGrant, leaseId: string): Promise<boolean> {
+    this.pendingGrants.set(leaseId, grant);
+    const still = await this.stillGeneration(grant.name, grant.generation, 'acquire');
+    this.pendingGrants.delete(leaseId);
+    return still;
   }
 
   /**
