@@ -3,7 +3,7 @@ import { epochKey, epochOfKey } from './epoch-key';
 import { S3LockBucketMissingError, S3LockStoreError } from './errors';
 import { holderOf, notAcquiredResult } from './holder-info';
 import { lockKeyPrefix } from './lock-name';
-import { BASE_EPOCHS_PER_SECOND, generationBase, generationFromMetadata, generationKey, generationToMetadata, type LogGeneration } from './log-generation';
+import { generationBase, generationFromMetadata, generationKey, generationToMetadata, type LogGeneration } from './log-generation';
 import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease, RenewResult } from './lock-protocol';
 import { recordFromMetadata, recordToMetadata, type LockRecord } from './lock-record';
 import type { S3LockState } from './lock-types';
@@ -448,27 +448,12 @@ export class CreateOnlyProtocol implements LockProtocol {
     return still;
   }
 
-  /**
-   * After a granting write: does the generation record still carry the id the write was based on?
-   * A grant also needs the answer dated after the generation's first second (its base's second):
-   * within it, the check is repeated once the store's clock has moved on (at most about 1 s, once
-   * per generation; docs/protocol.md, "Record loss", rule G).
-   */
+  /** After a granting write: does the generation record still carry the id the write was based on? */
   private async stillGeneration(name: string, expected: string | undefined, operation: string): Promise<boolean> {
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const answer = await this.readGenerationAnswer(name, operation);
-      const current = answer.generation;
-      if (expected === undefined || current?.id !== expected) {
-        this.views.delete(name);
-        return false;
-      }
-      const grantableFrom = (Math.floor(current.base / BASE_EPOCHS_PER_SECOND) + 1) * 1000;
-      const dated = answer.dateMs ?? this.gateway.serverClock.nowLowerBound();
-      if (dated !== undefined && dated >= grantableFrom) return true;
-      const waitMs = this.gateway.serverClock.monotonicAt(grantableFrom) - this.mono.now();
-      await sleep(Math.min(1_000, Math.max(50, waitMs + 5)));
-    }
-    throw new S3LockStoreError(name, operation, undefined, new Error('the store kept answering within the first second of the generation (its Date does not advance)'));
+    const current = await this.readGeneration(name, operation);
+    if (expected !== undefined && current?.id === expected) return true;
+    this.views.delete(name);
+    return false;
   }
 
   /** Runs `task`; a missing bucket drops the cached view first, so nothing is ever confirmed by it. */
