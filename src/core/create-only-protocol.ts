@@ -61,6 +61,13 @@ export interface CreateOnlyProtocolOptions {
 
 type WriteOutcome = { readonly mine: true; readonly sentAt: number } | { readonly mine: false; readonly view: View };
 
+interface PendingGrant {
+  readonly name: string;
+  readonly epoch: number;
+  readonly sentAt: number;
+  readonly generation: string | undefined;
+}
+
 /**
  * The default protocol: an append-only log of immutable records per lock name, each created with
  * `If-None-Match: *` under the next epoch. See docs/protocol.md for the argument.
@@ -73,6 +80,11 @@ export class CreateOnlyProtocol implements LockProtocol {
   private readonly unsettled = new Map<string, number>();
   /** Per generation id: when this manager first read it (a grant in it needs a declaration check sent later). */
   private readonly generationsSeen = new Map<string, number>();
+  /**
+   * Per lease id: an acquire record (acquire or hand-off) we created whose generation check failed
+   * (threw). The next attempt of that lease only repeats the check, granting from the original send.
+   */
+  private readonly pendingGrants = new Map<string, PendingGrant>();
 
   constructor(
     private readonly gateway: S3Gateway,
@@ -90,6 +102,14 @@ export class CreateOnlyProtocol implements LockProtocol {
 
   private async attemptAcquire(request: LeaseRequest): Promise<AcquireResult> {
     const { name } = request;
+    const pending = this.pendingGrants.get(request.leaseId);
+    if (pending && pending.name === name) {
+      // Our own acquire record, created earlier: only its generation check is missing. A grant whose
+      // deadline has passed meanwhile is declared lost and released by the caller.
+      const granted = await this.checkGrant(pending, request.leaseId);
+      if (granted) await this.declarationAgrees(name, pending.generation);
+      if (granted) return { acquired: true, lease: { ...request, fencingToken: pending.epoch, cursor: pending.epoch, generation: pending.generation }, sentAt: pending.sentAt };
+    }
     let view = this.views.get(name);
     let polled = false;
     if (!view || view.generation === undefined || this.mono.now() - view.confirmedAt > VIEW_MAX_AGE_MS) {
@@ -111,7 +131,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       const agreed = this.declarationAgrees(name, view.generation);
       const outcome = await this.write(name, epoch, record, view, 'acquire', view.generation);
       if (outcome.mine) {
-        if (await this.stillGeneration(name, view.generation, 'acquire')) {
+        if (await this.checkGrant({ name, epoch, sentAt: outcome.sentAt, generation: view.generation }, request.leaseId)) {
           await agreed;
           const lease: ProtocolLease = { ...request, fencingToken: epoch, cursor: epoch, generation: view.generation };
           return { acquired: true, lease, sentAt: outcome.sentAt };
@@ -131,30 +151,28 @@ export class CreateOnlyProtocol implements LockProtocol {
 
   /**
    * Creates the next epoch as a renewal and, in parallel, reads the generation record: missing or
-   * replaced (or the bucket missing) means the records were lost, and the lease with them.
+   * replaced (or the bucket missing) means the records were lost, and the lease with them. A create
+   * that was applied while the generation read failed moves the cursor above it but extends
+   * nothing (the error is thrown; the next renewal decides): its send time is never forgotten.
    */
   async renew(lease: ProtocolLease): Promise<RenewResult> {
     const { name } = lease;
     const epoch = lease.cursor + 1;
-    try {
-      const [outcome, generation] = await Promise.all([
-        this.write(name, epoch, this.newRecord('renew', lease, lease.fencingToken), this.views.get(name), 'renew', lease.generation),
-        this.readGeneration(name, 'renew'),
-      ]);
-      if (generation?.id !== lease.generation) {
-        this.views.delete(name);
-        this.declaration?.inBackground(name, 'renew');
-        return { renewed: false, reason: 'records-lost' };
-      }
-      if (!outcome.mine) return { renewed: false, reason: 'taken-over' };
-      lease.cursor = epoch;
-      return { renewed: true, sentAt: outcome.sentAt };
-    } catch (error) {
-      if (!(error instanceof S3LockBucketMissingError)) throw error;
+    const [written, read] = await Promise.allSettled([
+      this.write(name, epoch, this.newRecord('renew', lease, lease.fencingToken), this.views.get(name), 'renew', lease.generation),
+      this.readGeneration(name, 'renew'),
+    ]);
+    if (written.status === 'fulfilled' && written.value.mine) lease.cursor = epoch;
+    const failure = read.status === 'rejected' ? (read.reason as unknown) : written.status === 'rejected' ? (written.reason as unknown) : undefined;
+    if (failure instanceof S3LockBucketMissingError || (read.status === 'fulfilled' && read.value?.id !== lease.generation)) {
       this.views.delete(name);
       this.declaration?.inBackground(name, 'renew');
       return { renewed: false, reason: 'records-lost' };
     }
+    if (failure !== undefined) throw failure;
+    const outcome = (written as PromiseFulfilledResult<WriteOutcome>).value;
+    if (!outcome.mine) return { renewed: false, reason: 'taken-over' };
+    return { renewed: true, sentAt: outcome.sentAt };
   }
 
   /** Creates the next epoch as a release (no generation check: a release grants nothing). */
@@ -182,7 +200,7 @@ export class CreateOnlyProtocol implements LockProtocol {
         outcome = await this.write(lease.name, epoch, this.newRecord('acquire', next, epoch), this.views.get(lease.name), 'acquire', lease.generation);
         if (outcome.mine) {
           lease.cursor = epoch;
-          if (!(await this.stillGeneration(lease.name, lease.generation, 'acquire'))) return { acquired: false, holder: undefined, freeAt: undefined };
+          if (!(await this.checkGrant({ name: lease.name, epoch, sentAt: outcome.sentAt, generation: lease.generation }, next.leaseId))) return { acquired: false, holder: undefined, freeAt: undefined };
           return { acquired: true, lease: { ...next, fencingToken: epoch, cursor: epoch, generation: lease.generation }, sentAt: outcome.sentAt };
         }
         // A late renewal of this lease: hand off above it.
@@ -348,9 +366,9 @@ export class CreateOnlyProtocol implements LockProtocol {
   private async loadView(name: string, create: boolean): Promise<View> {
     const lockPrefix = lockKeyPrefix(this.options.prefix, name);
     for (let attempt = 0; attempt < 3; attempt++) {
-      const [listed, found] = await Promise.all([this.newestRecordKey(name, lockPrefix), this.readGeneration(name, 'read')]);
-      let generation = found;
-      if (!generation && create) generation = await this.createGeneration(name, listed.newest?.epoch ?? 0);
+      const [listed, found] = await Promise.all([this.newestRecordKey(name, lockPrefix), this.readGenerationAnswer(name, 'read')]);
+      let generation = found.generation;
+      if (!generation && create) generation = await this.createGeneration(name, listed.newest?.epoch ?? 0, found.missingAtMs);
       const empty = (epoch: number): View => ({ epoch, record: undefined, lastModifiedMs: undefined, confirmedAt: listed.sentAt, generation: generation?.id });
       if (!generation) return empty(0); // read-only view of a log without generation: nothing counts
       this.generationSeen(generation.id);
@@ -395,20 +413,31 @@ export class CreateOnlyProtocol implements LockProtocol {
 
   /** The generation record (GET: a missing bucket is an error, never "no generation"). */
   private async readGeneration(name: string, operation: string): Promise<LogGeneration | undefined> {
+    return (await this.readGenerationAnswer(name, operation)).generation;
+  }
+
+  /** The generation record, or (missing) the `Date` of the store's answer that showed it missing. */
+  private async readGenerationAnswer(name: string, operation: string): Promise<{ generation: LogGeneration | undefined; missingAtMs: number | undefined; dateMs: number | undefined }> {
     const key = generationKey(lockKeyPrefix(this.options.prefix, name));
     const got = await this.gateway.get(key, name, operation);
-    return got.found ? generationFromMetadata(name, key, got.metadata) : undefined;
+    return got.found
+      ? { generation: generationFromMetadata(name, key, got.metadata), missingAtMs: undefined, dateMs: got.dateMs }
+      : { generation: undefined, missingAtMs: got.dateMs, dateMs: got.dateMs };
   }
 
   /**
    * Creates the generation record of a log that has none (never used, or its records were lost),
-   * with a base from the server clock. Whoever wins the create, the one record that exists is adopted.
+   * with a base from the server clock: the later of the clock's lower bound and `missingAtMs`, the
+   * `Date` of the answer that showed the record missing (the bound may lag a forward step of the
+   * store's clock; that answer cannot, docs/protocol.md, assumption R). Whoever wins the create,
+   * the one record that exists is adopted.
    */
-  private async createGeneration(name: string, newestListedEpoch: number): Promise<LogGeneration> {
+  private async createGeneration(name: string, newestListedEpoch: number, missingAtMs: number | undefined): Promise<LogGeneration> {
     const key = generationKey(lockKeyPrefix(this.options.prefix, name));
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const serverNow = this.gateway.serverClock.nowLowerBound();
+      const bound = this.gateway.serverClock.nowLowerBound();
+      const serverNow = bound === undefined ? missingAtMs : missingAtMs === undefined ? bound : Math.max(bound, missingAtMs);
       if (serverNow === undefined) throw new S3LockStoreError(name, 'read', undefined, new Error('the store sent no Date header: cannot derive a generation base'));
       const generation: LogGeneration = { id: uuidv4(), base: generationBase(serverNow, newestListedEpoch) };
       const out = await this.gateway.createIfAbsent(key, generationToMetadata(generation), name, 'read');
@@ -441,6 +470,18 @@ export class CreateOnlyProtocol implements LockProtocol {
       if (this.generationsSeen.size > GENERATIONS_REMEMBERED) this.generationsSeen.delete(this.generationsSeen.keys().next().value!);
     }
     return at;
+  }
+
+  /**
+   * The generation check of a created acquire record; while it cannot be answered (it throws), the
+   * record is remembered for the lease's next attempt, so that attempt neither waits for its own
+   * record to expire nor forgets the original send time.
+   */
+  private async checkGrant(grant: PendingGrant, leaseId: string): Promise<boolean> {
+    this.pendingGrants.set(leaseId, grant);
+    const still = await this.stillGeneration(grant.name, grant.generation, 'acquire');
+    this.pendingGrants.delete(leaseId);
+    return still;
   }
 
   /** After a granting write: does the generation record still carry the id the write was based on? */

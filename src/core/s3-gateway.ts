@@ -22,8 +22,9 @@ export type CreateOutcome =
 
 /** A HEAD result. */
 export type HeadResult =
-  | { readonly found: false }
-  | { readonly found: true; readonly metadata: Record<string, string>; readonly lastModifiedMs: number; readonly versionId: string | undefined };
+  /** `dateMs`: the answer's own `Date` header (ms), when the request could read it (GET). */
+  | { readonly found: false; readonly dateMs?: number }
+  | { readonly found: true; readonly metadata: Record<string, string>; readonly lastModifiedMs: number; readonly versionId: string | undefined; readonly dateMs?: number };
 
 /** One listed key. */
 export interface ListedKey {
@@ -143,17 +144,22 @@ export class S3Gateway {
    * {@link S3LockBucketMissingError}. The small body is read and dropped.
    */
   async get(key: string, lockName: string | undefined, operation: string): Promise<HeadResult> {
+    let date: string | undefined;
     try {
-      const out = (await this.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))) as {
+      const out = (await this.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), this.requestTimeoutMs, (d) => (date = d))) as {
         Metadata?: Record<string, string>;
         LastModified?: Date;
         VersionId?: string;
         Body?: { transformToString?: () => Promise<string> };
       };
       await out.Body?.transformToString?.();
-      return { found: true, metadata: out.Metadata ?? {}, lastModifiedMs: out.LastModified?.getTime() ?? 0, versionId: out.VersionId };
+      const dateMs = date === undefined ? NaN : Date.parse(date);
+      return { found: true, metadata: out.Metadata ?? {}, lastModifiedMs: out.LastModified?.getTime() ?? 0, versionId: out.VersionId, ...(Number.isNaN(dateMs) ? {} : { dateMs }) };
     } catch (error) {
-      if (statusOf(error) === 404 && (error as { name?: string } | null)?.name === 'NoSuchKey') return { found: false };
+      if (statusOf(error) === 404 && (error as { name?: string } | null)?.name === 'NoSuchKey') {
+        const dateMs = date === undefined ? NaN : Date.parse(date);
+        return Number.isNaN(dateMs) ? { found: false } : { found: false, dateMs };
+      }
       throw this.storeError(lockName, operation, error);
     }
   }
@@ -290,9 +296,9 @@ export class S3Gateway {
 
   /**
    * Sends a command with a request timeout, feeding the response's `Date` header (success or
-   * error) to the server clock.
+   * error) to the server clock, and to `onDate` when given (the last attempt's header wins).
    */
-  async send(command: Sendable, timeoutMs: number = this.requestTimeoutMs): Promise<unknown> {
+  async send(command: Sendable, timeoutMs: number = this.requestTimeoutMs, onDate?: (dateHeader: string | undefined) => void): Promise<unknown> {
     const clock = this.serverClock;
     const mono = this.mono;
     (command.middlewareStack as MiddlewareAdder).add(
@@ -301,6 +307,7 @@ export class S3Gateway {
         const result = await next(args);
         const response = (result as { response?: { headers?: Record<string, string> } }).response;
         clock.observe(response?.headers?.['date'], mono.now(), sentAt);
+        onDate?.(response?.headers?.['date']);
         return result;
       },
       { step: 'deserialize', priority: 'low', name: 's3LockServerDate', override: true },

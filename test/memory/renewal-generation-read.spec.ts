@@ -1,17 +1,18 @@
 /**
- * Review: a create-only renewal whose PUT was applied but whose parallel generation GET failed
- * throws; the lease retries the renewal, the retry's create of the same epoch gets 412 and the
- * read-back finds "a record of the same lease and kind", which write() counts as ours with the
- * RETRY's send time. The record in the store was written by the first attempt, seconds earlier:
- * the holder's deadline now counts from a later time than the record others judge expiry by.
- * If the holder can write no more (its PUTs fail), another process takes over while it believes.
+ * A create-only renewal whose PUT is applied but whose parallel generation GET fails must not be
+ * forgotten: the holder's deadline counts from the earliest send of any write that may have made
+ * the record it relies on. (It used to throw and leave the cursor; the retry's create of the same
+ * epoch got 412, the read-back found a record of the same lease and kind and counted it with the
+ * RETRY's send time, so the holder believed about 1 s past the moment another process could take
+ * over.) Here the holder can write no more after the generation reads recover: no other process may
+ * be granted the lock while it still believes.
  */
 import { performance } from 'node:perf_hooks';
 import { MemoryWorld, lockPrefixOf, waitFor } from './support';
 
 const TTL = 10_000;
 
-describe('review: renewal retried after a failed generation read', () => {
+describe('renewal retried after a failed generation read', () => {
   let world: MemoryWorld;
   afterEach(() => world.close());
 
