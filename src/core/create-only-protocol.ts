@@ -103,15 +103,23 @@ export class CreateOnlyProtocol implements LockProtocol {
   private async attemptAcquire(request: LeaseRequest): Promise<AcquireResult> {
     const { name } = request;
     const pending = this.pendingGrants.get(request.leaseId);
-    if (pending && pending.name === name) {
-      // Our own acquire record, created earlier: only its generation check is missing. A grant whose
-      // deadline has passed meanwhile is declared lost and released by the caller.
-      const granted = await this.checkGrant(pending, request.leaseId);
-      if (granted) await this.declarationAgrees(name, pending.generation);
-      if (granted) return { acquired: true, lease: { ...request, fencingToken: pending.epoch, cursor: pending.epoch, generation: pending.generation }, sentAt: pending.sentAt };
-    }
     let view = this.views.get(name);
     let polled = false;
+    if (pending && pending.name === name) {
+      // Our own acquire record, created earlier, whose generation check could not be answered. It
+      // grants only while it is still the newest record: a force release or a takeover may have
+      // written above it meanwhile, and a grant below a newer epoch would hand out an older token
+      // after newer ones. A cold read settles it (this fault path only). A grant whose deadline has
+      // passed meanwhile is declared lost and released by the caller.
+      this.pendingGrants.delete(request.leaseId);
+      view = await this.loadView(name, true);
+      polled = true;
+      const newest = view.epoch === pending.epoch && view.generation === pending.generation && view.record?.leaseId === request.leaseId && view.record.kind === 'acquire';
+      if (newest && (await this.checkGrant(pending, request.leaseId))) {
+        await this.declarationAgrees(name, pending.generation);
+        return { acquired: true, lease: { ...request, fencingToken: pending.epoch, cursor: pending.epoch, generation: pending.generation }, sentAt: pending.sentAt };
+      }
+    }
     if (!view || view.generation === undefined || this.mono.now() - view.confirmedAt > VIEW_MAX_AGE_MS) {
       view = await this.loadView(name, true);
       polled = true;
