@@ -260,6 +260,14 @@ if [ $# -eq 0 ] && [ "${CONSUMERS:-1}" != 0 ] && [ -z "$CONSUMERS_RUN" ]; then
   s3_log "NOT RUN: the consumer apps (test/consumers) need RGW, which this run did not use"
 fi
 s3_log "finished after $((SECONDS - T0)) s"
+# the failed tests once more, at the end, where a CI log's tail shows them
+node -e '
+  let r; try { r = require(process.argv[1]); } catch { console.log("failed: jest wrote no results"); process.exit(0); }
+  for (const f of r.testResults) {
+    const rel = f.name.slice(process.cwd().length + 1);
+    if (f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed")) console.log(`failed: ${rel}: ${(f.message || "").split("\n").find((l) => l.trim()) || "suite failed"}`);
+    for (const a of f.assertionResults) if (a.status === "failed") console.log(`failed: ${rel}: ${a.fullName}`);
+  }' "$WORK/jest.json" >&2
 echo "tests: $passed passed, $failed failed"
 exit "$rc"
 }

@@ -144,10 +144,17 @@ export class CreateOnlyProtocol implements LockProtocol {
           const lease: ProtocolLease = { ...request, fencingToken: epoch, cursor: epoch, generation: view.generation };
           return { acquired: true, lease, sentAt: outcome.sentAt };
         }
-        // The records were lost since the view was taken: our record is a leftover below the next
-        // base and grants nothing. Read the log afresh (this creates the new generation).
+        // The generation changed since the view was taken (records lost, or a force release): our
+        // record grants nothing in the view's generation. Read the log afresh (this creates the new
+        // generation after a loss). A force release's base can be just below our record, which
+        // then counts in the new generation as the newest record, ours: the read's generation GET
+        // came after the write, so it is the grant check of that generation.
         view = await this.loadView(name, true);
         polled = true;
+        if (view.epoch === epoch && view.generation !== undefined && isOwnAcquire(view.record, request)) {
+          await this.declarationAgrees(name, view.generation);
+          return { acquired: true, lease: { ...request, fencingToken: epoch, cursor: epoch, generation: view.generation }, sentAt: outcome.sentAt };
+        }
         continue;
       }
       // Someone else created that epoch; newer ones may exist too: allow one more poll.
@@ -174,6 +181,8 @@ export class CreateOnlyProtocol implements LockProtocol {
     const failure = read.status === 'rejected' ? (read.reason as unknown) : written.status === 'rejected' ? (written.reason as unknown) : undefined;
     if (failure instanceof S3LockBucketMissingError || (read.status === 'fulfilled' && read.value?.id !== lease.generation)) {
       this.views.delete(name);
+      // a generation replaced by a force release: the operator ended the lease, nothing was lost
+      if (read.status === 'fulfilled' && read.value?.forced) return { renewed: false, reason: 'taken-over' };
       this.declaration?.inBackground(name, 'renew');
       return { renewed: false, reason: 'records-lost' };
     }
@@ -245,17 +254,33 @@ export class CreateOnlyProtocol implements LockProtocol {
     };
   }
 
+  /**
+   * Ends the current lease: creates a release record above the newest record (which wakes every
+   * waiter's poll), then replaces the generation record (a plain PUT: new id, base at or above that
+   * release, marked `forced`). The holder learns it at its next renewal (`taken-over`); a claim of
+   * the old generation whose generation check is answered after the replacement is not granted, so
+   * no older token is handed out after a newer one (docs/protocol.md, "Force release").
+   */
   async forceRelease(name: string): Promise<boolean> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const view = await this.loadView(name, false);
-      const held = view.record;
-      if (!held || held.kind === 'release') return false;
-      const epoch = view.epoch + 1;
-      const record: LockRecord = { ...held, kind: 'release', nonce: uuidv4(), host: this.options.host, pid: this.options.pid };
-      const outcome = await this.write(name, epoch, record, view, 'force release', view.generation);
-      if (outcome.mine) return true;
-    }
-    throw new S3LockStoreError(name, 'force release', undefined, new Error('the lock kept changing; try again'));
+    return this.dropViewOnMissingBucket(name, async () => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const view = await this.loadView(name, false);
+        const held = view.record;
+        if (view.generation === undefined || !held || held.kind === 'release') return false;
+        const epoch = view.epoch + 1;
+        const record: LockRecord = { ...held, kind: 'release', nonce: uuidv4(), host: this.options.host, pid: this.options.pid };
+        const outcome = await this.write(name, epoch, record, view, 'force release', view.generation);
+        if (!outcome.mine) continue;
+        const serverNow = this.gateway.serverClock.nowLowerBound();
+        if (serverNow === undefined) throw new S3LockStoreError(name, 'force release', undefined, new Error('the store sent no Date header: cannot derive a generation base'));
+        const generation: LogGeneration = { id: uuidv4(), base: generationBase(serverNow, epoch), forced: true };
+        this.views.delete(name);
+        this.guard?.assertTrusted();
+        await this.gateway.put(generationKey(lockKeyPrefix(this.options.prefix, name)), generationToMetadata(generation), name, 'force release');
+        return true;
+      }
+      throw new S3LockStoreError(name, 'force release', undefined, new Error('the lock kept changing; try again'));
+    });
   }
 
   /**
@@ -560,6 +585,11 @@ export class CreateOnlyProtocol implements LockProtocol {
   private key(name: string, epoch: number): string {
     return epochKey(lockKeyPrefix(this.options.prefix, name), epoch);
   }
+}
+
+/** An acquire record of the lease `request` asks for (written by this or an earlier attempt of it). */
+function isOwnAcquire(record: LockRecord | undefined, request: LeaseRequest): boolean {
+  return record !== undefined && record.kind === 'acquire' && record.leaseId === request.leaseId && record.ownerId === request.ownerId;
 }
 
 /**

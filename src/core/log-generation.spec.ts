@@ -37,4 +37,12 @@ describe('log generation', () => {
     expect(() => generationFromMetadata('x', 'k', {})).toThrow(S3LockCorruptRecordError);
     expect(() => generationFromMetadata('x', 'k', { ...generationToMetadata(g), 'lock-base': '-1' })).toThrow(S3LockCorruptRecordError);
   });
+
+  it('a generation made by a force release keeps its mark; others carry none', () => {
+    const forced = { id: 'f', base: 17_000_000_000_005, forced: true };
+    expect(generationToMetadata(forced)['lock-cause']).toBe('force-release');
+    expect(generationFromMetadata('x', 'k', generationToMetadata(forced))).toEqual(forced);
+    expect(generationToMetadata({ id: 'g', base: 1 })['lock-cause']).toBeUndefined();
+    expect(generationFromMetadata('x', 'k', { ...generationToMetadata({ id: 'g', base: 1 }), 'lock-cause': 'other' }).forced).toBeUndefined();
+  });
 });

@@ -6,12 +6,16 @@ import { MAX_EPOCH } from './epoch-key';
  * `If-None-Match: *`, naming the generation (a random id) and its base epoch. Only records above
  * the base count. A store that loses the lock's records loses this record too; the next reader
  * creates a new one with a new id and a base above every earlier epoch, and every holder or writer
- * of the old generation finds out by reading it. See docs/protocol.md, "Record loss".
+ * of the old generation finds out by reading it. An operator's force release replaces it (a plain
+ * PUT, marked `forced`), which ends every lease and every claim in flight of the old generation
+ * the same way. See docs/protocol.md, "Record loss" and "Force release".
  */
 export interface LogGeneration {
   readonly id: string;
   /** Epochs at or below this do not count; the generation's first record is `base + 1`. */
   readonly base: number;
+  /** Set when an operator's force release replaced the previous generation (docs/protocol.md, "Force release"). */
+  readonly forced?: boolean;
 }
 
 /** Leaf name of the generation record below a lock's prefix (not 15 digits: never a record, never collected). */
@@ -35,7 +39,7 @@ export function generationBase(serverNowMs: number, newestListedEpoch: number): 
 }
 
 export function generationToMetadata(generation: LogGeneration): Record<string, string> {
-  return { 'lock-format': '1', 'lock-generation': generation.id, 'lock-base': String(generation.base) };
+  return { 'lock-format': '1', 'lock-generation': generation.id, 'lock-base': String(generation.base), ...(generation.forced ? { 'lock-cause': 'force-release' } : {}) };
 }
 
 /** Decodes a generation record, or throws {@link S3LockCorruptRecordError}. */
@@ -45,5 +49,5 @@ export function generationFromMetadata(lockName: string, key: string, metadata: 
   if (m['lock-format'] !== '1' || !m['lock-generation'] || !Number.isSafeInteger(base) || base < 0) {
     throw new S3LockCorruptRecordError(lockName, key, `not a generation record (${JSON.stringify(m)})`);
   }
-  return { id: m['lock-generation'], base };
+  return m['lock-cause'] === 'force-release' ? { id: m['lock-generation'], base, forced: true } : { id: m['lock-generation'], base };
 }

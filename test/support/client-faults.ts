@@ -1,7 +1,7 @@
 /**
  * Scripted faults on one S3 client, so a schedule can be produced against any store (the in-memory
  * one, RGW, moto): a middleware inside the SDK's retry loop that can delay a request before it is
- * sent, delay its answer after the store applied it, or lose the answer after the store applied it
+ * sent, delay its answer after the store applied it (for a time, or while an action runs), or lose the answer after the store applied it
  * (a connection reset: the SDK retries, which duplicates an unconditional PUT).
  *
  *   const faults = new ClientFaults(client);
@@ -16,7 +16,9 @@ export type ClientFault =
   | { readonly kind: 'delay-before'; readonly ms: number }
   | { readonly kind: 'delay-after'; readonly ms: number }
   /** Runs `action` before the request is sent, and sends it when the action settles. */
-  | { readonly kind: 'hold'; readonly action: () => Promise<unknown> };
+  | { readonly kind: 'hold'; readonly action: () => Promise<unknown> }
+  /** Sends the request, then (the store has applied it) runs `action` before the answer is returned. */
+  | { readonly kind: 'hold-after'; readonly action: () => Promise<unknown> };
 
 interface Armed {
   readonly command: string;
@@ -46,6 +48,7 @@ export class ClientFaults {
         if (fault?.kind === 'hold') await fault.action().catch(() => undefined);
         const result = await next(args);
         if (fault?.kind === 'delay-after') await sleep(fault.ms);
+        if (fault?.kind === 'hold-after') await fault.action().catch(() => undefined);
         if (fault?.kind === 'lose-response') throw new SimulatedConnectionReset('socket hang up (response lost on purpose by the test)');
         return result;
       },
