@@ -15,7 +15,8 @@ export function probeKey(prefix: string): string {
 
 /**
  * Proves that create-only writes are honoured in this bucket and prefix: creates a fresh key with
- * `If-None-Match: *` twice; the second must fail with 412. Cleans up its key (and its version, in
+ * `If-None-Match: *` twice; the second must fail with 412 (when it succeeds, a third create tells a
+ * store that ignores the condition, which lets it succeed too, from a key that vanished meanwhile). Cleans up its key (and its version, in
  * a versioned bucket). Store failures throw {@link S3LockStoreError}.
  */
 export async function probeCreateOnly(gateway: S3Gateway, prefix: string): Promise<ProbeVerdict> {
@@ -30,7 +31,13 @@ export async function probeCreateOnly(gateway: S3Gateway, prefix: string): Promi
     if (second.kind === 'unknown') throw new S3LockStoreError(undefined, 'probe', undefined, second.error);
     if (second.kind === 'created') {
       versions.push(second.versionId);
-      return { ok: false, primitive: 'if-none-match', detail: 'a second PutObject with If-None-Match: * on the same key succeeded' };
+      // A store that ignores the condition lets a third create succeed too. A 412 now means the
+      // condition is honoured and the first key vanished in between (the bucket was re-created or
+      // the prefix wiped during the probe): a store failure to retry, never a refusal.
+      const third = await gateway.createIfAbsent(key, metadata, undefined, 'probe');
+      if (third.kind === 'created') versions.push(third.versionId);
+      if (third.kind !== 'exists') return { ok: false, primitive: 'if-none-match', detail: 'a second PutObject with If-None-Match: * on the same key succeeded' };
+      throw new S3LockStoreError(undefined, 'probe', undefined, new Error(`the probe's key ${key} vanished between its first and second create (the bucket re-created or the prefix emptied meanwhile?); probe again`));
     }
     return { ok: true, versionIds: versions.some((v) => v !== undefined && v !== 'null') };
   } finally {

@@ -2,8 +2,9 @@
  * The store probe refuses stores that ignore If-None-Match (typed error naming the primitive, the
  * bucket and the advice), and does not cache a store failure.
  */
-import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { S3LockStoreError, S3LockUnsupportedStoreError, type S3LockProtocolName } from '../../src';
+import { ClientFaults } from '../support/client-faults';
 import { MemoryWorld, PREFIX, settle } from './support';
 
 async function refusal(world: MemoryWorld, protocol: S3LockProtocolName): Promise<S3LockUnsupportedStoreError> {
@@ -92,5 +93,31 @@ describe('store probe', () => {
     fault.cancel();
     await expect(manager.probe()).resolves.toBe('create-only');
     await expect(manager.lock('job').tryAcquire()).resolves.toBe(true);
+  }, 20_000);
+
+  it('a probe key that vanishes between its two creates (the bucket re-created, the prefix wiped) is a store error to retry, never a refusal', async () => {
+    world = await MemoryWorld.create();
+    const p = world.manager({ protocol: 'create-only' });
+    const faults = new ClientFaults(p.client);
+    let wiped = 0;
+    // after the probe's first create is applied, and before its answer: the probe key is deleted
+    faults.next('PutObject', {
+      kind: 'hold-after',
+      action: async () => {
+        for (const key of await world.keys(`${PREFIX}.probe/`)) {
+          await world.admin.send(new DeleteObjectCommand({ Bucket: world.bucket, Key: key }));
+          wiped += 1;
+        }
+      },
+    });
+    const first = await settle(p.manager.probe());
+    expect(wiped).toBe(1);
+    expect(first.ok).toBe(false);
+    const error = (first as { error: unknown }).error;
+    expect(error).toBeInstanceOf(S3LockStoreError);
+    expect(error).not.toBeInstanceOf(S3LockUnsupportedStoreError);
+    expect((error as Error).message).toContain('vanished');
+    await expect(p.manager.probe()).resolves.toBe('create-only');
+    await expect(p.manager.lock('job').tryAcquire()).resolves.toBe(true);
   }, 20_000);
 });
