@@ -186,14 +186,25 @@ export class S3LockClosedError extends S3LockError {
   }
 }
 
-/** A record in the store could not be read as a lock record (planted or corrupted). */
+/**
+ * A record in the store could not be read as a lock record (planted or corrupted), or a record
+ * stands where the lock cannot go on (at the largest epoch the key format allows). Permanent:
+ * waiting does not cure it, an operator must remove the record.
+ */
 export class S3LockCorruptRecordError extends S3LockError {
   constructor(
     lockName: string,
+    /** Key of the offending record. */
     readonly key: string,
+    /** What is wrong with it. */
     readonly problem: string,
+    /** The bucket the record is in, when known. */
+    readonly bucket?: string,
   ) {
-    super(`Lock "${lockName}": record ${key} is not a valid lock record (${problem}); remove it by hand or use another prefix`, lockName);
+    super(
+      `Lock "${lockName}": record ${key}${bucket === undefined ? '' : ` in bucket "${bucket}"`} is not a valid lock record (${problem}); remove it by hand or use another prefix`,
+      lockName,
+    );
   }
 }
 
