@@ -1,5 +1,5 @@
 import { Notifier, SerialQueue, jitter } from './async-tools';
-import { S3LockClosedError, S3LockTimeoutError, type S3LockHolderInfo } from './errors';
+import { S3LockClosedError, S3LockStoreError, S3LockTimeoutError, type S3LockHolderInfo } from './errors';
 import { Lease, asError, type LeaseHost } from './lease';
 import type { LockEvents } from './lock-events';
 import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease } from './lock-protocol';
@@ -76,6 +76,15 @@ export class LockQueue {
     };
   }
 
+  /** The protocol; a store failure while choosing it names this lock. */
+  private async protocol(): Promise<LockProtocol> {
+    try {
+      return await this.host.protocol();
+    } catch (error) {
+      throw error instanceof S3LockStoreError ? error.forLock(this.name) : error;
+    }
+  }
+
   serial<T>(task: () => Promise<T>): Promise<T> {
     return this.serialQueue.run(task);
   }
@@ -87,7 +96,7 @@ export class LockQueue {
   /** One attempt without waiting: a lease, or the holder seen. No request at all while a local lease is live. */
   async tryOnce(request: LeaseRequest): Promise<Lease | S3LockHolderInfo | undefined> {
     this.assertOpen();
-    const protocol = await this.host.protocol();
+    const protocol = await this.protocol();
     const result = await this.serial(async () => {
       if (this.holder?.isLive) return this.localHolderResult();
       return protocol.tryAcquire(request);
@@ -266,7 +275,7 @@ export class LockQueue {
       const head = this.waiters[0]!;
       let result: AcquireResult;
       try {
-        const protocol = await this.host.protocol();
+        const protocol = await this.protocol();
         result = await this.serial(async () => (this.holder?.isLive ? this.localHolderResult() : protocol.tryAcquire(head.request)));
       } catch (error) {
         if (isPermanent(error)) throw error;
@@ -288,8 +297,9 @@ export class LockQueue {
   }
 }
 
-/** Errors that waiting cannot cure: refused store, corrupt records, invalid input, closed manager. */
+/** Errors that waiting cannot cure: refused store or credentials, missing bucket, corrupt records, invalid input, closed manager. */
 function isPermanent(error: unknown): boolean {
+  if (error instanceof S3LockStoreError) return error.isPermanent;
   const name = (error as { name?: string } | null)?.name;
   return (
     name === 'S3LockUnsupportedStoreError' ||
