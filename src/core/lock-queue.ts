@@ -1,4 +1,4 @@
-import { Notifier, SerialQueue, jitter } from './async-tools';
+import { KeepAlive, Notifier, SerialQueue, jitter, unrefTimeout } from './async-tools';
 import { S3LockClosedError, S3LockStoreError, S3LockTimeoutError, type S3LockHolderInfo } from './errors';
 import { Lease, asError, type LeaseHost } from './lease';
 import type { LockEvents } from './lock-events';
@@ -44,6 +44,8 @@ export class LockQueue {
   private readonly serialQueue = new SerialQueue();
   private readonly wake = new Notifier();
   private readonly waiters: Waiter[] = [];
+  /** Held while at least one waiter waits: a pending acquire() keeps the process alive. */
+  private readonly keepAlive = new KeepAlive();
   private pumping = false;
   private closed = false;
   /** Releases in progress: the poller stands aside so the release can hand the lock over. */
@@ -151,22 +153,25 @@ export class LockQueue {
         resolve: (lease) => finish(() => resolve(lease)),
         reject: (error) => finish(() => reject(error)),
       };
-      const timer =
+      // The process stays alive while anyone waits (the keep-alive), not because of this timer.
+      const cancelTimer =
         waitMs === Infinity
           ? undefined
-          : setTimeout(() => waiter.reject(new S3LockTimeoutError(this.name, Math.round(this.host.mono.now() - startedAt), this.lastHolder)), waitMs);
+          : unrefTimeout(() => waiter.reject(new S3LockTimeoutError(this.name, Math.round(this.host.mono.now() - startedAt), this.lastHolder)), waitMs);
       const onAbort = (): void => waiter.reject(signal?.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
       const finish = (settle: () => void): void => {
         if (waiter.done) return;
         waiter.done = true;
-        if (timer) clearTimeout(timer);
+        cancelTimer?.();
         signal?.removeEventListener('abort', onAbort);
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
+        if (this.waiters.length === 0) this.keepAlive.let();
         settle();
       };
       this.waiters.push(waiter);
+      this.keepAlive.hold();
       this.pump();
     });
   }
