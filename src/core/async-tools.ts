@@ -53,3 +53,42 @@ export class Notifier {
     for (const w of waiters) w();
   }
 }
+
+/** The longest delay `setTimeout` honours; a longer one fires at once (with a warning). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Calls `fn` after `ms` (any length: chained past {@link MAX_TIMER_MS}), on an unref'd timer that
+ * does not keep the process alive by itself. Returns the function that cancels it.
+ */
+export function unrefTimeout(fn: () => void, ms: number): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const until = performance.now() + ms;
+  const arm = (left: number): void => {
+    timer = setTimeout(() => {
+      const rest = until - performance.now();
+      if (left > MAX_TIMER_MS && rest > 0) arm(rest);
+      else fn();
+    }, Math.min(Math.max(0, left), MAX_TIMER_MS));
+    timer.unref?.();
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
+}
+
+/**
+ * A ref'd handle held while there is work that must keep the process alive (as a pending socket
+ * would): `hold()` when it starts, `let()` when it ends.
+ */
+export class KeepAlive {
+  private handle: NodeJS.Timeout | undefined;
+
+  hold(): void {
+    this.handle ??= setInterval(() => undefined, MAX_TIMER_MS);
+  }
+
+  let(): void {
+    if (this.handle) clearInterval(this.handle);
+    this.handle = undefined;
+  }
+}

@@ -1,6 +1,6 @@
 import { v4 as uuidv4 } from 'uuid';
-import { epochKey, epochOfKey } from './epoch-key';
-import { S3LockBucketMissingError, S3LockStoreError } from './errors';
+import { MAX_EPOCH, epochKey, epochOfKey } from './epoch-key';
+import { S3LockBucketMissingError, S3LockCorruptRecordError, S3LockStoreError } from './errors';
 import { holderOf, notAcquiredResult } from './holder-info';
 import { lockKeyPrefix } from './lock-name';
 import { generationBase, generationFromMetadata, generationKey, generationToMetadata, type LogGeneration } from './log-generation';
@@ -582,8 +582,17 @@ export class CreateOnlyProtocol implements LockProtocol {
     return notAcquiredResult(view.record, this.expiresAtServer(view), this.gateway.serverClock);
   }
 
+  /**
+   * Key of `epoch`. Past {@link MAX_EPOCH} the key format ends: a record at the last key (planted,
+   * since real tokens start from a time-derived base far below it) makes the lock unusable, a
+   * permanent error naming that record, never a bare `RangeError` retried as a store failure.
+   */
   private key(name: string, epoch: number): string {
-    return epochKey(lockKeyPrefix(this.options.prefix, name), epoch);
+    const lockPrefix = lockKeyPrefix(this.options.prefix, name);
+    if (epoch > MAX_EPOCH) {
+      throw new S3LockCorruptRecordError(name, epochKey(lockPrefix, MAX_EPOCH), `it holds epoch ${MAX_EPOCH}, the largest the key format allows: the lock cannot advance past it`, this.gateway.bucket);
+    }
+    return epochKey(lockPrefix, epoch);
   }
 }
 

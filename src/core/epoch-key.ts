@@ -5,8 +5,9 @@
 export const MAX_EPOCH = 999_999_999_999_999; // 15 digits, below 2^53
 const WIDTH = 15;
 
+/** The key of `epoch` (1 to {@link MAX_EPOCH}, whose key is all zeros) under `lockPrefix`. */
 export function epochKey(lockPrefix: string, epoch: number): string {
-  if (!Number.isSafeInteger(epoch) || epoch < 1 || epoch >= MAX_EPOCH) throw new RangeError(`epoch out of range: ${epoch}`);
+  if (!Number.isSafeInteger(epoch) || epoch < 1 || epoch > MAX_EPOCH) throw new RangeError(`epoch out of range: ${epoch}`);
   return lockPrefix + String(MAX_EPOCH - epoch).padStart(WIDTH, '0');
 }
 

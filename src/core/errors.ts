@@ -153,13 +153,33 @@ export class S3LockStoreError extends S3LockError {
     /** HTTP status code from the store, when there was a response. */
     readonly statusCode: number | undefined,
     cause: unknown,
+    /** The bucket the failed request went to, when known. */
+    readonly bucket?: string,
   ) {
     super(
       `S3 store failed during ${operation}${lockName === undefined ? '' : ` of lock "${lockName}"`}` +
+        `${bucket === undefined ? '' : ` in bucket "${bucket}"`}` +
         `${statusCode === undefined ? '' : ` (HTTP ${statusCode})`}: ${causeText(cause)}`,
       lockName,
       { cause },
     );
+  }
+
+  /**
+   * Whether waiting cannot cure this failure: the store refused the credentials or the request
+   * (403: `InvalidAccessKeyId`, `SignatureDoesNotMatch`, `AccessDenied`...), the bucket lives
+   * elsewhere (301 `PermanentRedirect`), or the bucket does not exist
+   * ({@link S3LockBucketMissingError}). An acquisition fails at once on such an error instead of
+   * retrying until `waitMs` runs out.
+   */
+  get isPermanent(): boolean {
+    return this.statusCode === 403 || this.statusCode === 301;
+  }
+
+  /** This error naming `lockName` (a copy, when it named no lock: a failure at the manager's first use). */
+  forLock(lockName: string): S3LockStoreError {
+    if (this.lockName !== undefined) return this;
+    return new S3LockStoreError(lockName, this.operation, this.statusCode, this.cause, this.bucket);
   }
 }
 
@@ -172,10 +192,20 @@ export class S3LockBucketMissingError extends S3LockStoreError {
     lockName: string | undefined,
     operation: string,
     /** The bucket that is missing. */
-    readonly bucket: string,
+    override readonly bucket: string,
     cause: unknown,
   ) {
     super(lockName, operation, 404, new Error(`bucket "${bucket}" does not exist (NoSuchBucket)`, { cause }));
+  }
+
+  /** Always: an acquisition does not wait for the bucket to be created. */
+  override get isPermanent(): boolean {
+    return true;
+  }
+
+  override forLock(lockName: string): S3LockBucketMissingError {
+    if (this.lockName !== undefined) return this;
+    return new S3LockBucketMissingError(lockName, this.operation, this.bucket, (this.cause as Error).cause);
   }
 }
 
@@ -186,14 +216,25 @@ export class S3LockClosedError extends S3LockError {
   }
 }
 
-/** A record in the store could not be read as a lock record (planted or corrupted). */
+/**
+ * A record in the store could not be read as a lock record (planted or corrupted), or a record
+ * stands where the lock cannot go on (at the largest epoch the key format allows). Permanent:
+ * waiting does not cure it, an operator must remove the record.
+ */
 export class S3LockCorruptRecordError extends S3LockError {
   constructor(
     lockName: string,
+    /** Key of the offending record. */
     readonly key: string,
+    /** What is wrong with it. */
     readonly problem: string,
+    /** The bucket the record is in, when known. */
+    readonly bucket?: string,
   ) {
-    super(`Lock "${lockName}": record ${key} is not a valid lock record (${problem}); remove it by hand or use another prefix`, lockName);
+    super(
+      `Lock "${lockName}": record ${key}${bucket === undefined ? '' : ` in bucket "${bucket}"`} is not a valid lock record (${problem}); remove it by hand or use another prefix`,
+      lockName,
+    );
   }
 }
 

@@ -14,7 +14,9 @@ describe('epoch keys', () => {
     expect(epochOfKey('locks/a/', 'locks/b/999999999999998')).toBeUndefined();
     expect(epochOfKey('locks/a/', 'locks/a/99999999999999')).toBeUndefined();
     expect(() => epochKey('p/', 0)).toThrow(RangeError);
-    expect(() => epochKey('p/', MAX_EPOCH)).toThrow(RangeError);
+    expect(epochKey('p/', MAX_EPOCH)).toBe('p/000000000000000'); // the last key epochOfKey reads
+    expect(epochOfKey('p/', epochKey('p/', MAX_EPOCH))).toBe(MAX_EPOCH);
+    expect(() => epochKey('p/', MAX_EPOCH + 1)).toThrow(RangeError);
   });
 });
 

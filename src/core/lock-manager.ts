@@ -137,6 +137,11 @@ export class S3LockManager {
    * Aborts the signals of held leases (reason `closed`), releases them in the store, rejects
    * waiters with {@link S3LockClosedError}, waits for background work, and destroys the client if
    * the manager built it. Idempotent.
+   *
+   * Every acquisition in flight when it is called (`tryAcquire()`, `acquire()` with any `waitMs`,
+   * a release handing the lock to a local waiter) settles first: none completes after it. One
+   * that wins in the store meanwhile rejects with {@link S3LockClosedError} and what it wrote is
+   * released. When the returned promise resolves, no lease of this manager is live or renewing.
    */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -49,6 +49,10 @@ export interface S3LockManagerOptions {
   ttlMs?: number;
   /**
    * How long `acquire()` and `using()` wait for a held lock before throwing {@link S3LockTimeoutError}.
+   * `Infinity` waits until the lock comes (or the manager is closed, or the signal aborts). While
+   * an acquisition waits, however long, it keeps the process alive, as a pending socket would; a
+   * held lease does not (its renewal timers are unref'd: the work done under the lock is what
+   * keeps a process alive).
    * @default 30000
    */
   waitMs?: number;
@@ -104,7 +108,11 @@ export interface S3LockOptions {
 
 /** Options of `acquire()`. */
 export interface S3LockAcquireOptions {
-  /** @default the manager's waitMs */
+  /**
+   * How long to wait; `0` makes one attempt, `Infinity` waits until the lock comes. A pending wait
+   * keeps the process alive.
+   * @default the manager's waitMs
+   */
   waitMs?: number;
   /** Abort waiting early. */
   signal?: AbortSignal;

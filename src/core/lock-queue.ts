@@ -1,5 +1,5 @@
-import { Notifier, SerialQueue, jitter } from './async-tools';
-import { S3LockClosedError, S3LockTimeoutError, type S3LockHolderInfo } from './errors';
+import { KeepAlive, Notifier, SerialQueue, jitter, unrefTimeout } from './async-tools';
+import { S3LockClosedError, S3LockStoreError, S3LockTimeoutError, type S3LockHolderInfo } from './errors';
 import { Lease, asError, type LeaseHost } from './lease';
 import type { LockEvents } from './lock-events';
 import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease } from './lock-protocol';
@@ -44,6 +44,8 @@ export class LockQueue {
   private readonly serialQueue = new SerialQueue();
   private readonly wake = new Notifier();
   private readonly waiters: Waiter[] = [];
+  /** Held while at least one waiter waits: a pending acquire() keeps the process alive. */
+  private readonly keepAlive = new KeepAlive();
   private pumping = false;
   private closed = false;
   /** Releases in progress: the poller stands aside so the release can hand the lock over. */
@@ -54,6 +56,8 @@ export class LockQueue {
   /** The poller's run, and releases of leases nobody wanted any more: `close()` waits for them. */
   private pumpRun: Promise<void> | undefined;
   private readonly strayReleases = new Set<Promise<void>>();
+  /** Single attempts and releases (which may hand off) in flight: `close()` waits for them. */
+  private readonly inFlight = new Set<Promise<void>>();
   private lastHolder: S3LockHolderInfo | undefined;
   /** The live lease held by an instance of this manager, if any. */
   holder: Lease | undefined;
@@ -76,6 +80,15 @@ export class LockQueue {
     };
   }
 
+  /** The protocol; a store failure while choosing it names this lock. */
+  private async protocol(): Promise<LockProtocol> {
+    try {
+      return await this.host.protocol();
+    } catch (error) {
+      throw error instanceof S3LockStoreError ? error.forLock(this.name) : error;
+    }
+  }
+
   serial<T>(task: () => Promise<T>): Promise<T> {
     return this.serialQueue.run(task);
   }
@@ -84,17 +97,40 @@ export class LockQueue {
     return this.waiters.length;
   }
 
-  /** One attempt without waiting: a lease, or the holder seen. No request at all while a local lease is live. */
-  async tryOnce(request: LeaseRequest): Promise<Lease | S3LockHolderInfo | undefined> {
+  /**
+   * One attempt without waiting: a lease, or the holder seen. No request at all while a local lease
+   * is live. An attempt that `close()` overtook throws {@link S3LockClosedError}; if it won, its
+   * lease is released, never handed out.
+   */
+  tryOnce(request: LeaseRequest): Promise<Lease | S3LockHolderInfo | undefined> {
     this.assertOpen();
-    const protocol = await this.host.protocol();
-    const result = await this.serial(async () => {
-      if (this.holder?.isLive) return this.localHolderResult();
-      return protocol.tryAcquire(request);
+    return this.track(async () => {
+      const protocol = await this.protocol();
+      const result = await this.serial(async () => {
+        this.assertOpen();
+        if (this.holder?.isLive) return this.localHolderResult();
+        return protocol.tryAcquire(request);
+      });
+      if (result.acquired) {
+        const lease = this.grant(result);
+        this.assertOpen();
+        return lease;
+      }
+      this.lastHolder = result.holder;
+      return result.holder;
     });
-    if (result.acquired) return this.grant(result);
-    this.lastHolder = result.holder;
-    return result.holder;
+  }
+
+  /** Runs `task` as an operation that may win a lease: `close()` waits for it. */
+  private track<T>(task: () => Promise<T>): Promise<T> {
+    const run = task();
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(settled);
+    void settled.then(() => this.inFlight.delete(settled));
+    return run;
   }
 
   /** Waits up to `waitMs` for the lock. */
@@ -117,36 +153,42 @@ export class LockQueue {
         resolve: (lease) => finish(() => resolve(lease)),
         reject: (error) => finish(() => reject(error)),
       };
-      const timer =
+      // The process stays alive while anyone waits (the keep-alive), not because of this timer.
+      const cancelTimer =
         waitMs === Infinity
           ? undefined
-          : setTimeout(() => waiter.reject(new S3LockTimeoutError(this.name, Math.round(this.host.mono.now() - startedAt), this.lastHolder)), waitMs);
+          : unrefTimeout(() => waiter.reject(new S3LockTimeoutError(this.name, Math.round(this.host.mono.now() - startedAt), this.lastHolder)), waitMs);
       const onAbort = (): void => waiter.reject(signal?.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
       const finish = (settle: () => void): void => {
         if (waiter.done) return;
         waiter.done = true;
-        if (timer) clearTimeout(timer);
+        cancelTimer?.();
         signal?.removeEventListener('abort', onAbort);
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
+        if (this.waiters.length === 0) this.keepAlive.let();
         settle();
       };
       this.waiters.push(waiter);
+      this.keepAlive.hold();
       this.pump();
     });
   }
 
   /** Releases a lease: hands it to the next local waiter (one write) or writes a release. */
-  async release(lease: Lease): Promise<void> {
-    this.releasing++;
-    try {
-      if (!(await lease.end())) return;
-      await this.writeRelease(lease);
-    } finally {
-      this.releasing--;
-      this.wake.notify();
-    }
+  release(lease: Lease): Promise<void> {
+    // a hand-off may win the lock for a waiter: close() waits for it like for any attempt
+    return this.track(async () => {
+      this.releasing++;
+      try {
+        if (!(await lease.end())) return;
+        await this.writeRelease(lease);
+      } finally {
+        this.releasing--;
+        this.wake.notify();
+      }
+    });
   }
 
   private async writeRelease(lease: Lease): Promise<void> {
@@ -170,14 +212,18 @@ export class LockQueue {
     this.host.events.emit('released', { name: this.name, ownerId: lease.record.ownerId, leaseId: lease.record.leaseId, fencingToken: lease.fencingToken, heldMs });
   }
 
-  /** Rejects every waiter, aborts the local lease's signal and releases it. */
+  /**
+   * Rejects every waiter, waits for every attempt in flight (the poller's, single attempts,
+   * hand-offs: one that wins after this call is released, never handed out), then aborts the local
+   * lease's signal and releases it.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const w of [...this.waiters]) w.reject(new S3LockClosedError(this.name));
     this.wake.notify();
-    // An attempt of the poller may still be in flight and win: wait for it, then release all.
-    await this.pumpRun;
-    await Promise.allSettled([...this.strayReleases]);
+    while (this.pumping || this.inFlight.size > 0 || this.strayReleases.size > 0) {
+      await Promise.allSettled([this.pumpRun, ...this.inFlight, ...this.strayReleases]);
+    }
     const lease = this.holder;
     if (!lease) return;
     lease.lose('closed');
@@ -208,11 +254,29 @@ export class LockQueue {
    * which also writes a release for it.
    */
   private grant(result: Extract<AcquireResult, { acquired: true }>): Lease | undefined {
+    if (this.closed) {
+      // won after close() was called: never a lease of a closed manager; release what was written
+      this.releaseUnwanted(result.lease);
+      return undefined;
+    }
     const lease = new Lease(result.lease, result.sentAt, this.leaseHost, this.host.safetyMarginFor(result.lease.ttlMs));
     this.holder = lease;
     if (lease.isLive) return lease;
     lease.lose('deadline-passed');
     return undefined;
+  }
+
+  /** Releases a won lease nobody will hold; `close()` waits for the release. */
+  private releaseUnwanted(won: ProtocolLease): void {
+    const release = (async () => {
+      const protocol = await this.host.protocol();
+      await this.serial(() => protocol.release(won));
+    })()
+      .catch((error: unknown) => {
+        this.host.events.emit('storeError', { name: this.name, operation: 'release', error: asError(error) });
+      })
+      .finally(() => this.strayReleases.delete(release));
+    this.strayReleases.add(release);
   }
 
   /** Gives a lease acquired for `waiter` to it, or releases it if the waiter gave up meanwhile. */
@@ -266,7 +330,8 @@ export class LockQueue {
       const head = this.waiters[0]!;
       let result: AcquireResult;
       try {
-        const protocol = await this.host.protocol();
+        const protocol = await this.protocol();
+        if (this.closed) break;
         result = await this.serial(async () => (this.holder?.isLive ? this.localHolderResult() : protocol.tryAcquire(head.request)));
       } catch (error) {
         if (isPermanent(error)) throw error;
@@ -288,8 +353,9 @@ export class LockQueue {
   }
 }
 
-/** Errors that waiting cannot cure: refused store, corrupt records, invalid input, closed manager. */
+/** Errors that waiting cannot cure: refused store or credentials, missing bucket, corrupt records, invalid input, closed manager. */
 function isPermanent(error: unknown): boolean {
+  if (error instanceof S3LockStoreError) return error.isPermanent;
   const name = (error as { name?: string } | null)?.name;
   return (
     name === 'S3LockUnsupportedStoreError' ||

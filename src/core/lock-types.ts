@@ -71,7 +71,11 @@ export interface S3Lock {
   readonly name: string;
   /** Lease TTL of this instance, in ms. */
   readonly ttlMs: number;
-  /** One attempt; `true` when this instance now holds the lock (reentrant: counts up if it already did). */
+  /**
+   * One attempt; `true` when this instance now holds the lock (reentrant: counts up if it already
+   * did). Rejects with {@link S3LockClosedError} when the manager is closed, also when `close()`
+   * is called while the attempt is in flight (a lease it won is released).
+   */
   tryAcquire(): Promise<boolean>;
   /** Waits up to `waitMs`; throws {@link S3LockTimeoutError} after that. Reentrant. */
   acquire(options?: S3LockAcquireOptions): Promise<void>;

@@ -291,7 +291,7 @@ export class S3Gateway {
   /** The typed error for a failed request: {@link S3LockBucketMissingError} for `NoSuchBucket`. */
   private storeError(lockName: string | undefined, operation: string, error: unknown): S3LockStoreError {
     if (isNoSuchBucket(error)) return new S3LockBucketMissingError(lockName, operation, this.bucket, error);
-    return new S3LockStoreError(lockName, operation, statusOf(error), error);
+    return new S3LockStoreError(lockName, operation, statusOf(error), error, this.bucket);
   }
 
   /**

@@ -94,8 +94,12 @@ describe('record loss (create-only)', () => {
     const before = held.fencingToken!;
     const waiter = manager();
     const waiting = waiter.lock('job');
-    const acquired = waiting.acquire({ waitMs: 30_000 }).then(() => waiting.fencingToken!);
-    acquired.catch(() => undefined);
+    // a missing bucket is permanent for a waiter: it fails at once with S3LockBucketMissingError
+    // when a poll meets it (or is granted after the bucket is back, with a newer token)
+    const acquired = waiting.acquire({ waitMs: 30_000 }).then(
+      () => waiting.fencingToken!,
+      (error: unknown) => error as Error,
+    );
     await sleep(300); // the waiter has seen the holder and polls
 
     await deleteBucket(target.createClient(), bucket);
@@ -119,7 +123,9 @@ describe('record loss (create-only)', () => {
       await createBucket(target.createClient(), bucket);
     }
     const recreatedAt = Date.now();
-    const token = await acquired;
+    const waited = await acquired;
+    if (typeof waited !== 'number') expect(waited.name).toBe('S3LockBucketMissingError');
+    const token = typeof waited === 'number' ? waited : await waiting.acquire({ waitMs: 30_000 }).then(() => waiting.fencingToken!);
     expect(token).toBeGreaterThan(before);
     // the old holder was told (a renewal meeting NoSuchBucket or the new generation: records-lost;
     // renewals failing otherwise while the bucket was being deleted: its deadline passed)

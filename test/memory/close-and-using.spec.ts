@@ -98,6 +98,29 @@ describe('close() and using()', () => {
     await expect(b.manager.lock('y').tryAcquire()).resolves.toBe(true);
   });
 
+  it('close() while a release hands the lock to a local waiter: the hand-off is released, not handed out', async () => {
+    const held = a.manager.lock('h');
+    await held.acquire();
+    const renewals: string[] = [];
+    a.manager.on('renewed', (e) => renewals.push(e.name));
+    const waiting = settle(a.manager.lock('h').acquire({ waitMs: 10_000 }));
+    await sleep(100);
+    // the hand-off's create is applied at once, its answer comes back 300 ms later
+    a.tap.inject({ match: { operation: 'PutObject', conditional: true }, times: 1, fault: { kind: 'delay', ms: 300, phase: 'after' } });
+    const releaseAt = performance.now();
+    const releasing = held.release();
+    await waitFor(() => a.tap.sent({ operation: 'PutObject' }, releaseAt).length > 0, 2000, 'the hand-off');
+    await a.manager.close();
+    // when close() resolves, the hand-off has settled and what it wrote is released
+    expect(a.manager.heldCount).toBe(0);
+    await expect(b.manager.lock('h').tryAcquire()).resolves.toBe(true);
+    await releasing;
+    const r = await waiting;
+    expect((r as { error: unknown }).error).toBeInstanceOf(S3LockClosedError);
+    await sleep(TTL_MS / 3 + 300);
+    expect(renewals).toEqual([]);
+  });
+
   it('close() while using() runs: fn sees its signal abort (closed), using() still returns its result', async () => {
     let seenReason: unknown;
     const running = a.manager.using('job', async ({ signal }) => {

@@ -1,7 +1,9 @@
 /**
  * Records planted or corrupted by hand under a lock's prefix.
  */
-import { S3LockCorruptRecordError } from '../../src';
+import { performance } from 'node:perf_hooks';
+import { S3LockCorruptRecordError, type S3LockEvents } from '../../src';
+import { MAX_EPOCH } from '../../src/core/epoch-key';
 import { MemoryWorld, lockPrefixOf, recordKey, recordMetadata, settle, type Proc } from './support';
 
 function expectCorrupt(error: unknown, name: string, key: string): void {
@@ -57,6 +59,41 @@ describe('planted and corrupt records', () => {
     const tried = await settle(a.manager.lock('warm').tryAcquire());
     expect(tried.ok).toBe(false);
     expectCorrupt((tried as { error: unknown }).error, 'warm', key);
+  });
+
+  it('a valid record planted at the largest epoch key: a permanent S3LockCorruptRecordError (lock, bucket, key) for tryAcquire, acquire and forceRelease', async () => {
+    const storeErrors: Array<S3LockEvents['storeError']> = [];
+    a.manager.on('storeError', (e) => storeErrors.push(e));
+    // the key format's last epoch: '000000000000000', a free lock (release) and a held one (acquire)
+    const freeKey = recordKey('job', MAX_EPOCH);
+    const heldKey = recordKey('warm', MAX_EPOCH);
+    expect(freeKey.endsWith('/000000000000000')).toBe(true);
+    await world.put(freeKey, recordMetadata({ 'lock-kind': 'release', 'lock-token': String(MAX_EPOCH) }));
+    await world.put(heldKey, recordMetadata({ 'lock-kind': 'acquire', 'lock-token': String(MAX_EPOCH), 'lock-ttl': String(60_000) }));
+    const expectEndOfKeys = (error: unknown, name: string, key: string): void => {
+      expectCorrupt(error, name, key);
+      expect((error as { bucket?: string }).bucket).toBe(world.bucket);
+      expect((error as Error).message).toContain(`"${world.bucket}"`);
+    };
+
+    const lock = a.manager.lock('job');
+    const tried = await settle(lock.tryAcquire());
+    expect(tried.ok).toBe(false);
+    expectEndOfKeys((tried as { error: unknown }).error, 'job', freeKey);
+    // waiting cannot cure it: acquire() fails at once instead of retrying for waitMs
+    const startedAt = performance.now();
+    const waited = await settle(lock.acquire({ waitMs: 60_000 }));
+    expect(performance.now() - startedAt).toBeLessThan(10_000);
+    expectEndOfKeys((waited as { error: unknown }).error, 'job', freeKey);
+    expect(storeErrors).toEqual([]);
+    expect(lock.isHeld).toBe(false);
+
+    // the operator's force release cannot write past it either: the same typed error
+    const forced = await settle(b.manager.forceRelease('warm'));
+    expect(forced.ok).toBe(false);
+    expectEndOfKeys((forced as { error: unknown }).error, 'warm', heldKey);
+    // reading still works
+    expect((await b.manager.inspect('warm')).held).toBe(true);
   });
 
   it('non-record keys planted under the lock prefix (sorting before and after the records) do not break acquisition', async () => {

@@ -21,6 +21,8 @@ interface WorkerConfig {
   logFile?: string;
   durationMs?: number;
   waitMs?: number;
+  /** `waitMs: Infinity` (JSON has no Infinity). */
+  waitForever?: boolean;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
@@ -41,7 +43,7 @@ async function main(): Promise<void> {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
-  const manager = new S3LockManager({ client, bucket: config.bucket, protocol: config.protocol, ttlMs: config.ttlMs, waitMs: config.waitMs ?? 120_000 });
+  const manager = new S3LockManager({ client, bucket: config.bucket, protocol: config.protocol, ttlMs: config.ttlMs, waitMs: config.waitForever ? Infinity : (config.waitMs ?? 120_000) });
   manager.on('storeError', (e) => say({ event: 'storeError', operation: e.operation, message: e.error.message }));
   switch (config.mode) {
     case 'contend': {
