@@ -219,6 +219,22 @@ describe('checkHistory', () => {
       expect(rules(history({ sections, operations: [op('force-release', 800, 900, { result: false })] }))).toContain('mutual-exclusion');
     });
 
+    it('excuses an inversion whose lower-token acquisition was in flight across a force release that preceded the higher token, and counts it', () => {
+      // worker 0 asked at 50; the force release at 800..900 ended its claim; worker 1 was granted
+      // token 9 after it; worker 0's answer (produced before the force release) came at 1_500
+      const sections = [section(0, 'a', 5, 1_500, 1_520, { askedAt: 50, lossAt: 1_700, lossReason: 'taken-over' }), section(1, 'a', 9, 1_000, 1_100)];
+      const result = checkHistory(history({ sections, operations: [op('force-release', 800, 900)] }));
+      expect(result.violations).toEqual([]);
+      expect(result.stats.forcedInversionsExcused).toBe(1);
+      // not excused: asked after the force release began, a force release after the higher token
+      // started, or a lower-token holder that believed more than one TTL after the force release
+      const later = [section(0, 'a', 5, 1_500, 1_520, { askedAt: 850 }), section(1, 'a', 9, 1_000, 1_100)];
+      expect(rules(history({ sections: later, operations: [op('force-release', 800, 900)] }))).toEqual(['fencing-order']);
+      expect(rules(history({ sections, operations: [op('force-release', 1_050, 1_150)] }))).toEqual(['fencing-order']);
+      const long = [section(0, 'a', 5, 1_500, 9_000, { askedAt: 50 }), section(1, 'a', 9, 1_000, 1_100)];
+      expect(rules(history({ sections: long, operations: [op('force-release', 800, 900)] }))).toEqual(['fencing-order']);
+    });
+
     it('does not excuse a token given twice after a force release (a reused lease id)', () => {
       const h = history({
         sections: [section(0, 'a', 4, 1_000, 1_100), section(1, 'a', 4, 1_300, 1_400)],
@@ -340,6 +356,17 @@ describe('checkHistory', () => {
     it('bounds tryAcquire() by one attempt, not by waitMs', () => {
       expect(rules(history({ attempts: [attempt(0, 0, 8_000, 0, { api: 'tryAcquire', outcome: 'not-acquired' })] }))).toEqual([]);
       expect(rules(history({ attempts: [attempt(0, 0, 9_500, 0, { api: 'tryAcquire', outcome: 'not-acquired' })] }))).toEqual(['acquire-overrun']);
+    });
+
+    it('does not apply the bound to an attempt that overlapped a record loss (plus one TTL), and counts it', () => {
+      const attempts = [attempt(0, 1_000, 12_000, 0, { api: 'tryAcquire', outcome: 'not-acquired' })];
+      const during = checkHistory(history({ attempts, operations: [op('recreate-bucket', 5_000, 6_000)] }));
+      expect(during.violations).toEqual([]);
+      expect(during.stats.lossOverrunsExcused).toBe(1);
+      // a force release is no record loss; a loss long before the attempt excuses nothing
+      expect(rules(history({ attempts, operations: [op('force-release', 5_000, 6_000)] }))).toEqual(['acquire-overrun']);
+      const before = [attempt(0, 20_000, 31_000, 0, { api: 'tryAcquire', outcome: 'not-acquired' })];
+      expect(rules(history({ attempts: before, operations: [op('wipe', 1_000, 2_000)] }))).toEqual(['acquire-overrun']);
     });
 
     it('does not count time the worker spent stopped', () => {

@@ -27,6 +27,8 @@ export interface SummaryRow {
   readonly pausedOverlapsExcused?: number;
   readonly forceReleaseOverlapsExcused?: number;
   readonly lossOverlapsExcused?: number;
+  readonly forcedInversionsExcused?: number;
+  readonly lossOverrunsExcused?: number;
   readonly schedules?: readonly string[];
   /** Operator actions by kind, force releases also by trigger (random / claim) and by result. */
   readonly operations?: Readonly<Record<string, number>>;
@@ -74,6 +76,8 @@ export function summaryRow(r: ProtocolRun): SummaryRow {
     pausedOverlapsExcused: s.pausedOverlapsExcused,
     forceReleaseOverlapsExcused: s.forceReleaseOverlapsExcused,
     lossOverlapsExcused: s.lossOverlapsExcused,
+    forcedInversionsExcused: s.forcedInversionsExcused,
+    lossOverrunsExcused: s.lossOverrunsExcused,
     schedules: run.schedules ?? [],
     operations: operationCounts(run),
     ...(run.foreign ? { foreign: run.foreign } : {}),
@@ -132,6 +136,8 @@ export function formatSummary(summary: Summary): string {
     line('paused-holder overlaps (fenced)', (r) => String(r.pausedOverlapsExcused)),
     line('force-released overlaps (< 1 TTL)', (r) => String(r.forceReleaseOverlapsExcused ?? 0)),
     line('overlaps after record loss (< 1 TTL)', (r) => String(r.lossOverlapsExcused ?? 0)),
+    line('token inversions, force release in flight', (r) => String(r.forcedInversionsExcused ?? 0)),
+    line('attempts past their bound during record loss', (r) => String(r.lossOverrunsExcused ?? 0)),
     line('worst loss signal after SIGCONT ms', (r) => (r.worstLossAfterResumeMs === null ? '-' : String(r.worstLossAfterResumeMs))),
     line('resumed before loss signal (sections/writes)', (r) => `${r.resumedBeforeLoss?.sections ?? 0}/${r.resumedBeforeLoss?.writes ?? 0}`),
     line('worst hand-off ms (release->next)', (r) => dist(r.handOffMs)),
