@@ -61,6 +61,15 @@ describe('probeVersioned', () => {
     expect(store.buckets.get('versioned')!.isEmpty()).toBe(true);
   });
 
+  it('passes when a lost answer made the SDK write a PUT twice (a duplicate version), and removes the duplicate too', async () => {
+    // the first PUT is applied, its answer lost: the SDK's retry writes another version
+    store.clearRequests();
+    store.faults.inject({ match: { operation: 'PutObject', keyPrefix: 'locks/.probe/' }, times: 1, fault: { kind: 'drop-response' } });
+    expect(await probeVersioned(gateway('versioned'), 'locks/')).toEqual({ ok: true });
+    expect(store.requests.filter((r) => r.operation === 'PutObject')).toHaveLength(3);
+    expect(store.buckets.get('versioned')!.isEmpty()).toBe(true);
+  });
+
   it('fails on a bucket whose versioning was never enabled, or is suspended', async () => {
     expect(await probeVersioned(gateway('plain'), 'locks/')).toMatchObject({ ok: false, primitive: 'versioning' });
     await client().send(new PutBucketVersioningCommand({ Bucket: 'suspended', VersioningConfiguration: { Status: 'Suspended' } }));
