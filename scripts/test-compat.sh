@@ -12,7 +12,7 @@
 #   node22, node24   jest's unit and memory projects (which hold the NestJS specs) on that Node
 #             version (scripts/node-bin.sh provides the binary), less the multi-process contract,
 #             the sample's demo and the versioned torture spec, which wait on child processes or run
-#             times and run on Node 20 against every store.
+#             times and run on Node 20 against every store. The two run at once, one jest worker each.
 #
 # Usage: scripts/test-compat.sh COUNTS_FILE
 #   Writes "PASSED FAILED" to COUNTS_FILE: the tests of each jest run, plus one per other check.
@@ -50,16 +50,32 @@ check() { # check NAME COMMAND...: one test
   record "$name" "$rc" "$((SECONDS - t))"
   return 0
 }
-jest_run() { # jest_run NAME NODE JEST-ARGS...: counts the run's tests
-  local name=$1 node=$2 t=$SECONDS rc=0 p f
+declare -A JEST_PID=() JEST_T0=()
+jest_start() { # jest_start NAME NODE JEST-ARGS...: starts a jest run in the background
+  local name=$1 node=$2
   shift 2
   s3_log "$name: $("$node" -v) jest $* (log: $WORK/$name.log)"
-  PATH="$(dirname "$node"):$PATH" "$node" node_modules/.bin/jest "$@" --json --outputFile "$WORK/$name.json" </dev/null >"$WORK/$name.log" 2>&1 || rc=$?
+  JEST_T0[$name]=$SECONDS
+  (
+    rc=0
+    PATH="$(dirname "$node"):$PATH" "$node" node_modules/.bin/jest "$@" --json --outputFile "$WORK/$name.json" >"$WORK/$name.log" 2>&1 || rc=$?
+    echo "$rc" >"$WORK/$name.rc"
+  ) </dev/null &
+  JEST_PID[$name]=$!
+}
+jest_finish() { # jest_finish NAME: waits for the run and counts its tests
+  local name=$1 rc p f
+  wait "${JEST_PID[$name]}"
+  rc=$(cat "$WORK/$name.rc" 2>/dev/null || echo 1)
   read -r p f < <(node -e 'try { const r = require(process.argv[1]); console.log(r.numPassedTests, r.numFailedTests + r.numRuntimeErrorTestSuites); } catch { console.log(0, 1); }' "$WORK/$name.json")
   [ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
   passed=$((passed + p)) failed=$((failed + f))
   if [ "$rc" != 0 ]; then grep -E '^(FAIL|  ●)' "$WORK/$name.log" | head -n 40 >&2; tail -n 15 "$WORK/$name.log" >&2; fi
-  record "$name" "$rc" "$((SECONDS - t))" "$p passed, $f failed"
+  record "$name" "$rc" "$((SECONDS - JEST_T0[$name]))" "$p passed, $f failed"
+}
+jest_run() { # jest_run NAME NODE JEST-ARGS...: one jest run, counted
+  jest_start "$@"
+  jest_finish "$1"
 }
 want() { case " ${STEPS[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
@@ -125,17 +141,22 @@ if want nest11; then
 fi
 
 # ---------------------------------------------------------------- Node 22 and 24
+# Both at once, one jest worker each (as many as one run with two workers; many of these specs
+# wait on timers, so together they take little longer than one).
+NODE_RUNS=()
 for v in 22 24; do
   want "node$v" || continue
   if bin=$(node_bin "$v"); then
     # The unit and memory projects (the NestJS specs among them), less the suites that mostly wait
     # on child processes or fixed run times (they run on Node 20 against every store).
-    jest_run "node$v" "$bin" --selectProjects unit memory --testPathIgnorePatterns /node_modules/ /dist/ /test/consumers/ \
+    jest_start "node$v" "$bin" --selectProjects unit memory --maxWorkers=1 --testPathIgnorePatterns /node_modules/ /dist/ /test/consumers/ \
       /test/contract/multi-process /test/sample/ /src/core/versioned-protocol.torture
+    NODE_RUNS+=("node$v")
   else
     failed=$((failed + 1)); record "node$v" 1 0 "scripts/node-bin.sh $v failed"
   fi
 done
+for r in "${NODE_RUNS[@]}"; do jest_finish "$r"; done
 
 echo "$passed $failed" >"$COUNTS"
 printf '[compat] %s\n' "${SUMMARY[@]}" >&2

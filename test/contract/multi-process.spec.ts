@@ -42,14 +42,14 @@ describe.each(PROTOCOL_CASES)('several OS processes ($protocol)', ({ protocol, v
     await Promise.all(workers.splice(0).map((w) => w.stop()));
   });
 
-  it('3 processes x 20 acquisitions: sections never overlap, tokens increase, all succeed', async () => {
+  it('3 processes x 12 acquisitions: sections never overlap, tokens increase, all succeed', async () => {
     const logFile = join(mkdtempSync(join(tmpdir(), 's3lock-')), 'sections.jsonl');
     writeFileSync(logFile, '');
-    const procs = [0, 1, 2].map(() => spawn({ mode: 'contend', name: 'contended', ttlMs: 5_000, iterations: 20, holdMs: [2, 15], logFile }));
+    const procs = [0, 1, 2].map(() => spawn({ mode: 'contend', name: 'contended', ttlMs: 5_000, iterations: 12, holdMs: [2, 15], logFile }));
     await Promise.all(procs.map((p) => p.waitFor((e) => e.event === 'done', 170_000)));
     for (const p of procs) expect(p.events.filter((e) => e.event === 'error' || e.event === 'unhandledRejection')).toEqual([]);
     const sections = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Section);
-    expect(sections).toHaveLength(60);
+    expect(sections).toHaveLength(36);
     sections.sort((a, b) => a.start - b.start);
     for (let i = 1; i < sections.length; i++) {
       expect(sections[i]!.start).toBeGreaterThanOrEqual(sections[i - 1]!.end);
