@@ -403,7 +403,15 @@ export class VersionedProtocol implements LockProtocol {
     const key = this.key(name);
     for (let attempt = 0; attempt < 3; attempt++) {
       const listed = await this.list(key, name, operation);
-      const unknown = listed.versions.filter((v) => !this.records.has(cacheKey(key, v.versionId)));
+      // The records of this read are collected here, not looked up in the cache afterwards: a
+      // cache entry can be evicted while the HEADs below (or another lock's read) fill the cache.
+      const found = new Map<string, LockRecord>();
+      const unknown: typeof listed.versions = [];
+      for (const v of listed.versions) {
+        const cached = this.records.get(cacheKey(key, v.versionId));
+        if (cached) found.set(v.versionId, cached);
+        else unknown.push(v);
+      }
       let vanished = false;
       await forEachConcurrently(unknown, async (v) => {
         const head = await this.gateway.head(key, name, operation, v.versionId);
@@ -411,13 +419,15 @@ export class VersionedProtocol implements LockProtocol {
           vanished = true;
           return;
         }
-        this.remember(key, v.versionId, recordFromMetadata(name, `${key}?versionId=${v.versionId}`, head.metadata));
+        const record = recordFromMetadata(name, `${key}?versionId=${v.versionId}`, head.metadata);
+        found.set(v.versionId, record);
+        this.remember(key, v.versionId, record);
       });
       if (vanished) continue;
       const versions: VersionEntry[] = listed.versions.map((v) => ({
         versionId: v.versionId,
         lastModifiedMs: v.lastModifiedMs,
-        record: this.records.get(cacheKey(key, v.versionId))!,
+        record: found.get(v.versionId)!,
       }));
       const state: VersionedState = { versions, latestId: listed.latestId, deleteMarkers: listed.deleteMarkers, readAt: listed.sentAt };
       this.views.set(name, state);
