@@ -14,6 +14,8 @@ export interface QueueHost {
   safetyMarginFor(ttlMs: number): number;
   /** Garbage collection in the background after a release. */
   afterRelease(name: string, lease: ProtocolLease): void;
+  /** The queue has nothing left to do (see {@link LockQueue.isIdle}): the manager may drop it. */
+  idle(queue: LockQueue): void;
 }
 
 interface Waiter {
@@ -54,6 +56,10 @@ export class LockQueue {
   /** The poller's run, and releases of leases nobody wanted any more: `close()` waits for them. */
   private pumpRun: Promise<void> | undefined;
   private readonly strayReleases = new Set<Promise<void>>();
+  /** Store operations queued or running, single attempts in progress, and leases' work after they ended. */
+  private inFlight = 0;
+  private attempts = 0;
+  private readonly afterEnd = new Set<Promise<void>>();
   private lastHolder: S3LockHolderInfo | undefined;
   /** The live lease held by an instance of this manager, if any. */
   holder: Lease | undefined;
@@ -72,12 +78,56 @@ export class LockQueue {
       leaseEnded: (lease) => {
         if (this.holder === lease) this.holder = undefined;
         this.wake.notify();
+        this.checkIdle();
+      },
+      track: (work) => {
+        this.afterEnd.add(work);
+        void work.finally(() => {
+          this.afterEnd.delete(work);
+          this.checkIdle();
+        });
       },
     };
   }
 
   serial<T>(task: () => Promise<T>): Promise<T> {
-    return this.serialQueue.run(task);
+    this.inFlight++;
+    const run = this.serialQueue.run(task);
+    const done = (): void => {
+      this.inFlight--;
+      this.checkIdle();
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  /**
+   * Nothing of this lock is left in the queue: no lease (live or ending), no waiter, no attempt and
+   * no store operation queued or running. Nothing can then use the queue's state, and no write of
+   * any lease id it handed out can follow: the manager drops the queue (a later call makes a new one).
+   */
+  get isIdle(): boolean {
+    return (
+      this.holder === undefined &&
+      this.waiters.length === 0 &&
+      !this.pumping &&
+      this.releasing === 0 &&
+      this.strayReleases.size === 0 &&
+      this.afterEnd.size === 0 &&
+      this.inFlight === 0 &&
+      this.attempts === 0
+    );
+  }
+
+  /**
+   * Tells the manager once the queue is idle, judged after the current synchronous run (code that
+   * ends one step and starts the next in the same run, such as a renewal's clean-up after its
+   * loss, keeps the queue).
+   */
+  private checkIdle(): void {
+    queueMicrotask(() => {
+      if (this.isIdle) this.host.idle(this);
+    });
   }
 
   get waiting(): number {
@@ -87,14 +137,20 @@ export class LockQueue {
   /** One attempt without waiting: a lease, or the holder seen. No request at all while a local lease is live. */
   async tryOnce(request: LeaseRequest): Promise<Lease | S3LockHolderInfo | undefined> {
     this.assertOpen();
-    const protocol = await this.host.protocol();
-    const result = await this.serial(async () => {
-      if (this.holder?.isLive) return this.localHolderResult();
-      return protocol.tryAcquire(request);
-    });
-    if (result.acquired) return this.grant(result);
-    this.lastHolder = result.holder;
-    return result.holder;
+    this.attempts++;
+    try {
+      const protocol = await this.host.protocol();
+      const result = await this.serial(async () => {
+        if (this.holder?.isLive) return this.localHolderResult();
+        return protocol.tryAcquire(request);
+      });
+      if (result.acquired) return this.grant(result);
+      this.lastHolder = result.holder;
+      return result.holder;
+    } finally {
+      this.attempts--;
+      this.checkIdle();
+    }
   }
 
   /** Waits up to `waitMs` for the lock. */
@@ -131,6 +187,7 @@ export class LockQueue {
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
         settle();
+        this.checkIdle();
       };
       this.waiters.push(waiter);
       this.pump();
@@ -146,6 +203,7 @@ export class LockQueue {
     } finally {
       this.releasing--;
       this.wake.notify();
+      this.checkIdle();
     }
   }
 
@@ -227,7 +285,10 @@ export class LockQueue {
       .catch((error: unknown) => {
         this.host.events.emit('storeError', { name: this.name, operation: 'release', error: asError(error) });
       })
-      .finally(() => this.strayReleases.delete(release));
+      .finally(() => {
+        this.strayReleases.delete(release);
+        this.checkIdle();
+      });
     this.strayReleases.add(release);
   }
 
@@ -242,6 +303,7 @@ export class LockQueue {
       .finally(() => {
         this.pumping = false;
         if (this.waiters.length > 0 && !this.closed) this.pump();
+        this.checkIdle();
       });
   }
 
