@@ -43,6 +43,23 @@ describe('queues of idle names', () => {
     await waitFor(() => queues(a) === 0, 1_000, "a's queue dropped after its waiter gave up");
   });
 
+  it('a lease lost at its deadline keeps its queue until the release written after the loss has settled', async () => {
+    const holder = a.manager.lock('lost');
+    await holder.acquire();
+    // queues of the manager at the moment the release after the loss fails (the release is still
+    // running then: its failure is reported before it settles)
+    const atReleaseFailure: number[] = [];
+    a.manager.on('storeError', (e) => {
+      if (e.operation === 'release') atReleaseFailure.push(queues(a));
+    });
+    // every create of this process fails from now on: renewals, then the release after the loss
+    a.tap.inject({ match: { operation: 'PutObject', conditional: true }, times: Infinity, fault: { kind: 'error', status: 500, code: 'InternalError' } });
+    await waitFor(() => atReleaseFailure.length > 0, 20_000, 'the failed release after the loss');
+    expect(holder.signal.aborted).toBe(true);
+    expect(atReleaseFailure).toEqual([1]);
+    await waitFor(() => queues(a) === 0, 1_000, 'the queue dropped once the release settled');
+  });
+
   it('an instance made before its queue was dropped uses the new one: it sees the local holder without a request', async () => {
     const early = a.manager.lock('z');
     await early.acquire();
