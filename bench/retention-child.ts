@@ -51,7 +51,12 @@ async function round(tag: string): Promise<void> {
 async function idleHeap(): Promise<{ heap: number; entries: Readonly<Record<string, number>> }> {
   offset += LATER_MS;
   await new Promise((resolve) => setTimeout(resolve, 6_000)); // request timeouts (AbortSignal.timeout, TTL/2) fire
-  for (let i = 0; i < 4; i++) gc();
+  // GC, then let finalizers run (an AbortSignal.timeout's timer is freed through a FinalizationRegistry), a few times
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  gc();
   return { heap: process.memoryUsage().heapUsed, entries: manager.retainedEntries() };
 }
 
