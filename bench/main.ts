@@ -16,6 +16,7 @@ import { parseOptions, type BenchOptions, type Section } from './options';
 import { measureRedlock } from './redlock';
 import { renderReport } from './report';
 import { measureRequestCounts } from './request-counts';
+import { measureRetention } from './retention';
 import type { BenchResults, ColumnResults } from './results';
 import { firstLine, openStore } from './stores';
 import { renderLatencyChart } from './svg-chart';
@@ -148,6 +149,9 @@ async function measureColumn(column: LockColumn, options: BenchOptions): Promise
         workersPerProcess: sizes.throughputWorkers,
         durationMs: sizes.throughputMs,
       });
+    });
+    await step('memory', async () => {
+      result.retention = await measureRetention(column, sizes.retentionNames);
     });
   } finally {
     const t = monoMs();

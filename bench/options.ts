@@ -1,7 +1,7 @@
 /** Command line of `npm run bench`. */
 import type { BenchStoreName } from './stores';
 
-export const SECTIONS = ['counts', 'latency', 'hand-off', 'waiting', 'throughput', 'cpu', 'redlock'] as const;
+export const SECTIONS = ['counts', 'latency', 'hand-off', 'waiting', 'throughput', 'memory', 'cpu', 'redlock'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -26,6 +26,8 @@ export interface BenchSizes {
   readonly throughputProcesses: number;
   readonly throughputWorkers: number;
   readonly throughputNameCounts: readonly number[];
+  /** Ever-new names per round of the memory-per-name measurement (two rounds). */
+  readonly retentionNames: number;
   readonly cpuCycles: number;
   readonly cpuBudgetMs: number;
   readonly redlockCycles: number;
@@ -45,6 +47,7 @@ const FULL: BenchSizes = {
   throughputProcesses: 3,
   throughputWorkers: 10,
   throughputNameCounts: [1, 100],
+  retentionNames: 2_000,
   cpuCycles: 2_000,
   cpuBudgetMs: 4_000,
   redlockCycles: 1_000,
@@ -61,6 +64,7 @@ const QUICK: BenchSizes = {
   waitSettleMs: 800,
   waitWindowMs: 1_500,
   throughputMs: 1_500,
+  retentionNames: 300,
   cpuCycles: 300,
   cpuBudgetMs: 1_500,
   redlockCycles: 200,

@@ -66,6 +66,12 @@ export function renderReport(results: BenchResults): string {
         }),
       ),
     );
+    const retained = cols.find((c) => c.retention)?.retention;
+    section(out, `Memory per lock name${retained ? ` (${retained.names} ever-new names, then ${retained.names} more)` : ''}`, cols, [
+      row(cols, 'bytes per name retained after the names go idle', (c) => c.retention && num(c.retention.bytesPerName)),
+      row(cols, 'map entries once idle (all maps)', (c) => c.retention && String(Object.values(c.retention.entriesIdle).reduce((a, b) => a + b, 0))),
+      row(cols, 'map entries right after the names (fresh caches)', (c) => c.retention && String(Object.values(c.retention.entriesWhileFresh).reduce((a, b) => a + b, 0))),
+    ]);
     section(out, 'Targets', cols, TARGETS.map((t, i) => row(cols, t, (c) => verdict(c, i))));
   }
   renderContext(out, results);

@@ -5,6 +5,7 @@ import type { LatencyResults } from './latency';
 import type { BenchProtocol } from './counted-manager';
 import type { RedlockResults } from './redlock';
 import type { RequestCountResults } from './request-counts';
+import type { RetentionResult } from './retention';
 import type { ThroughputRun } from './throughput';
 import type { WaitingCostResults } from './waiting-cost';
 
@@ -20,6 +21,7 @@ export interface ColumnResults {
   handOff?: HandOffResults;
   waiting?: WaitingCostResults;
   throughput?: ThroughputRun[];
+  retention?: RetentionResult;
   /** Sections that failed, with the error. */
   readonly failures: Record<string, string>;
   /** storeError events the column's managers reported (0 expected). */

@@ -9,6 +9,7 @@ import { recordFromMetadata, recordToMetadata, type LockRecord } from './lock-re
 import type { S3LockState } from './lock-types';
 import type { HeadResult, KeyPage, S3Gateway } from './s3-gateway';
 import { sleep } from './async-tools';
+import { BoundedCache } from './bounded-cache';
 import type { CreateOnlyGuard } from './create-only-guard';
 import type { DeclarationCheck } from './declaration-check';
 import type { MonotonicClock } from './server-clock';
@@ -31,6 +32,10 @@ export const GC_EVERY_EPOCHS = 64;
 const MAX_WALK = 3;
 /** Generation ids whose first read this manager remembers (a forgotten one just costs one more declaration check). */
 const GENERATIONS_REMEMBERED = 4_096;
+/** How long a generation's first read is remembered (docs/protocol.md, "Memory per lock name"). */
+export const GENERATION_SEEN_MAX_AGE_MS = 600_000;
+/** Names whose view (and whose last garbage collection) this manager keeps at most. */
+export const NAMES_CACHED = 4_096;
 
 /** Every record key of a lock sorts after `<lock prefix>` + this (15-digit keys): a cold read starts there. */
 const BELOW_EVERY_RECORD = '0'.repeat(14);
@@ -74,12 +79,17 @@ interface PendingGrant {
  */
 export class CreateOnlyProtocol implements LockProtocol {
   readonly name = 'create-only' as const;
-  private readonly views = new Map<string, View>();
-  private readonly lastGc = new Map<string, number>();
-  /** Per lease id: send time of the earliest write whose outcome is not settled yet. */
-  private readonly unsettled = new Map<string, number>();
+  /** The newest record of each lock as last seen; useless after {@link VIEW_MAX_AGE_MS}, so kept no longer. */
+  private readonly views: BoundedCache<string, View>;
+  /** When this process last collected each lock's garbage; useless after `gcIntervalMs`. */
+  private readonly lastGc: BoundedCache<string, number>;
+  /**
+   * Per lease id: send time of the earliest write whose outcome is not settled yet (and the lock's
+   * name). Never dropped by age or count: only once the lease's name is idle ({@link forget}).
+   */
+  private readonly unsettled = new Map<string, { readonly name: string; readonly sentAt: number }>();
   /** Per generation id: when this manager first read it (a grant in it needs a declaration check sent later). */
-  private readonly generationsSeen = new Map<string, number>();
+  private readonly generationsSeen: BoundedCache<string, number>;
   /**
    * Per lease id: an acquire record (acquire or hand-off) we created whose generation check failed
    * (threw). The next attempt of that lease only repeats the check, granting from the original send.
@@ -94,7 +104,31 @@ export class CreateOnlyProtocol implements LockProtocol {
     private readonly guard?: CreateOnlyGuard,
     /** Checks the prefix's declaration again where a loss of records can show (docs/protocol.md). */
     private readonly declaration?: DeclarationCheck,
-  ) {}
+  ) {
+    this.views = new BoundedCache(NAMES_CACHED, VIEW_MAX_AGE_MS, mono);
+    this.lastGc = new BoundedCache(NAMES_CACHED, options.gcIntervalMs, mono);
+    this.generationsSeen = new BoundedCache(GENERATIONS_REMEMBERED, GENERATION_SEEN_MAX_AGE_MS, mono);
+  }
+
+  /**
+   * The lock `name` is idle in this manager (no lease, waiter, attempt or store operation): no write
+   * of any of its lease ids can follow, so their unsettled send times and pending grants are dropped.
+   */
+  forget(name: string): void {
+    for (const [leaseId, entry] of this.unsettled) if (entry.name === name) this.unsettled.delete(leaseId);
+    for (const [leaseId, grant] of this.pendingGrants) if (grant.name === name) this.pendingGrants.delete(leaseId);
+  }
+
+  /** Entries kept per map, after dropping expired cache entries (tests and benchmarks). */
+  retainedEntries(): Record<string, number> {
+    return {
+      'create-only views': this.views.size,
+      'create-only lastGc': this.lastGc.size,
+      'create-only generationsSeen': this.generationsSeen.size,
+      'create-only unsettled': this.unsettled.size,
+      'create-only pendingGrants': this.pendingGrants.size,
+    };
+  }
 
   tryAcquire(request: LeaseRequest): Promise<AcquireResult> {
     return this.dropViewOnMissingBucket(request.name, () => this.attemptAcquire(request));
@@ -345,9 +379,9 @@ export class CreateOnlyProtocol implements LockProtocol {
       this.guard?.assertTrusted();
       this.declaration?.assertAgreed();
       const out = await this.gateway.createIfAbsent(key, metadata, name, operation);
-      if (!this.unsettled.has(record.leaseId)) this.unsettled.set(record.leaseId, out.sentAt);
+      if (!this.unsettled.has(record.leaseId)) this.unsettled.set(record.leaseId, { name, sentAt: out.sentAt });
       const sentAt = (): number => {
-        const since = this.unsettled.get(record.leaseId) ?? out.sentAt;
+        const since = this.unsettled.get(record.leaseId)?.sentAt ?? out.sentAt;
         this.unsettled.delete(record.leaseId);
         return Math.min(since, out.sentAt);
       };
@@ -496,11 +530,10 @@ export class CreateOnlyProtocol implements LockProtocol {
 
   /** When this manager first read generation `id` (now, if it was never noted or was forgotten). */
   private generationSeen(id: string): number {
-    let at = this.generationsSeen.get(id);
+    let at = this.generationsSeen.touch(id);
     if (at === undefined) {
       at = this.mono.now();
       this.generationsSeen.set(id, at);
-      if (this.generationsSeen.size > GENERATIONS_REMEMBERED) this.generationsSeen.delete(this.generationsSeen.keys().next().value!);
     }
     return at;
   }

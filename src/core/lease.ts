@@ -12,6 +12,8 @@ export interface LeaseHost {
   serial<T>(task: () => Promise<T>): Promise<T>;
   /** Called once when the lease stops being live (released, lost). */
   leaseEnded(lease: Lease): void;
+  /** Store work the lease still does after it ended (the release after a missed deadline): the lock's state is kept until it settles. */
+  track(work: Promise<void>): void;
 }
 
 /**
@@ -126,13 +128,14 @@ export class Lease {
    * this write fail harmlessly (create-only).
    */
   private freeAfterLoss(): void {
-    void (async () => {
+    const work = (async () => {
       await this.renewal;
       const protocol = await this.host.protocol();
       await this.host.serial(() => protocol.release(this.record));
     })().catch((error: unknown) => {
       this.host.events.emit('storeError', { name: this.name, operation: 'release', error: asError(error) });
     });
+    this.host.track(work);
   }
 
   private assertLive(): void {

@@ -20,13 +20,16 @@ export class LockInstance implements S3Lock {
   readonly id = uuidv4();
   private count = 0;
   private lease: Lease | undefined;
+  /** The queue that granted `lease` (it keeps it while the lease lasts). */
+  private leaseQueue: LockQueue | undefined;
   private lastSignal: AbortSignal = NEVER_ABORTED;
   private readonly calls = new SerialQueue();
 
   constructor(
     readonly name: string,
     readonly ttlMs: number,
-    private readonly queue: LockQueue,
+    /** The manager's queue of the name now (a queue with nothing left to do is dropped, so it is looked up per call). */
+    private readonly queue: () => LockQueue,
     private readonly events: LockEvents,
     private readonly mono: MonotonicClock,
     private readonly defaultWaitMs: number,
@@ -62,9 +65,10 @@ export class LockInstance implements S3Lock {
       if (this.reenter()) return true;
       const started = this.mono.now();
       this.events.emit('attempt', { name: this.name, ownerId: this.id });
-      const result = await this.queue.tryOnce(this.request());
+      const queue = this.queue();
+      const result = await queue.tryOnce(this.request());
       if (result instanceof Lease) {
-        this.adopt(result, started);
+        this.adopt(result, started, queue);
         return true;
       }
       this.events.emit('notAcquired', { name: this.name, ownerId: this.id, holderId: result?.ownerId, holder: result });
@@ -79,7 +83,8 @@ export class LockInstance implements S3Lock {
       const started = this.mono.now();
       this.events.emit('attempt', { name: this.name, ownerId: this.id });
       try {
-        this.adopt(await this.queue.wait(this.request(), waitMs, options.signal), started);
+        const queue = this.queue();
+        this.adopt(await queue.wait(this.request(), waitMs, options.signal), started, queue);
       } catch (error) {
         const holder = (error as Partial<S3LockNotAcquiredError>).holder;
         this.events.emit('notAcquired', { name: this.name, ownerId: this.id, holderId: holder?.ownerId, holder });
@@ -117,8 +122,9 @@ export class LockInstance implements S3Lock {
     return false;
   }
 
-  private adopt(lease: Lease, started: number): void {
+  private adopt(lease: Lease, started: number, queue: LockQueue): void {
     this.lease = lease;
+    this.leaseQueue = queue;
     this.lastSignal = lease.signal;
     this.count = 1;
     this.events.emit('acquired', {
@@ -132,13 +138,15 @@ export class LockInstance implements S3Lock {
 
   private forget(): void {
     this.lease = undefined;
+    this.leaseQueue = undefined;
     this.count = 0;
   }
 
   private async releaseLease(): Promise<void> {
     const lease = this.lease!;
+    const queue = this.leaseQueue!;
     this.forget();
-    await this.queue.release(lease);
+    await queue.release(lease);
   }
 
   private request(): LeaseRequest {

@@ -46,6 +46,8 @@ export class S3LockManager {
   private readonly queues = new Map<string, LockQueue>();
   private readonly background = new Set<Promise<void>>();
   private protocolPromise: Promise<LockProtocol> | undefined;
+  /** The protocol once chosen (told synchronously when a name's queue is dropped). */
+  private chosen: LockProtocol | undefined;
   private closed = false;
 
   constructor(options: S3LockManagerOptions, internals: S3LockManagerInternals = {}) {
@@ -160,10 +162,21 @@ export class S3LockManager {
     }
     if (this.closed) throw new S3LockClosedError(name);
     const ttlMs = checkTtl(options.ttlMs ?? this.options.ttlMs, name);
-    return new LockInstance(name, ttlMs, this.queue(name), this.events, this.mono, checkWait(this.options.waitMs, name));
+    return new LockInstance(name, ttlMs, () => this.queue(name), this.events, this.mono, checkWait(this.options.waitMs, name));
   }
 
+  /**
+   * Entries this manager keeps per kind of per-name state (queues, and each protocol map, after
+   * dropping expired cache entries). Not part of the public API: for tests and benchmarks that
+   * check memory stays bounded whatever the number of names.
+   */
+  retainedEntries(): Readonly<Record<string, number>> {
+    return { queues: this.queues.size, ...this.chosen?.retainedEntries?.() };
+  }
+
+  /** The queue of `name`, made on first use and dropped once it has nothing left to do ({@link LockQueue.isIdle}). */
   private queue(name: string): LockQueue {
+    if (this.closed) throw new S3LockClosedError(name);
     let q = this.queues.get(name);
     if (!q) {
       q = new LockQueue(name, {
@@ -173,6 +186,11 @@ export class S3LockManager {
         protocol: () => this.protocol(),
         safetyMarginFor: (ttlMs) => safetyMarginFor(ttlMs, this.options.safetyMarginMs),
         afterRelease: (n, lease) => this.collectGarbage(n, lease),
+        idle: (idle) => {
+          if (this.queues.get(name) !== idle) return;
+          this.queues.delete(name);
+          this.chosen?.forget?.(name);
+        },
       });
       this.queues.set(name, q);
     }
@@ -195,6 +213,10 @@ export class S3LockManager {
         storeError: (name, operation, error) => this.reportStoreError(name, operation, error),
       });
       this.protocolPromise = attempt;
+      void attempt.then(
+        (p) => (this.chosen = p),
+        () => undefined,
+      );
       attempt.catch((error: unknown) => {
         if (!(error instanceof S3LockUnsupportedStoreError) && this.protocolPromise === attempt) this.protocolPromise = undefined;
       });

@@ -74,4 +74,11 @@ export interface LockProtocol {
   inspect(name: string): Promise<S3LockState>;
   /** Background clean-up after a release (never on the hot path); may do nothing. */
   collectGarbage?(name: string, lease?: ProtocolLease): Promise<void>;
+  /**
+   * The manager dropped the lock's queue: no lease, waiter, attempt or store operation of `name`
+   * is left in this manager, so no write of its lease ids can follow. Drops per-lease state of it.
+   */
+  forget?(name: string): void;
+  /** Entries kept per internal map (expired cache entries dropped first), for tests and benchmarks. */
+  retainedEntries?(): Record<string, number>;
 }

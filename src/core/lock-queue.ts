@@ -14,6 +14,8 @@ export interface QueueHost {
   safetyMarginFor(ttlMs: number): number;
   /** Garbage collection in the background after a release. */
   afterRelease(name: string, lease: ProtocolLease): void;
+  /** The queue has nothing left to do (see {@link LockQueue.isIdle}): the manager may drop it. */
+  idle(queue: LockQueue): void;
 }
 
 interface Waiter {
@@ -57,7 +59,11 @@ export class LockQueue {
   private pumpRun: Promise<void> | undefined;
   private readonly strayReleases = new Set<Promise<void>>();
   /** Single attempts and releases (which may hand off) in flight: `close()` waits for them. */
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly tracked = new Set<Promise<void>>();
+  /** Store operations queued or running, single attempts in progress, and leases' work after they ended. */
+  private inFlight = 0;
+  private attempts = 0;
+  private readonly afterEnd = new Set<Promise<void>>();
   private lastHolder: S3LockHolderInfo | undefined;
   /** The live lease held by an instance of this manager, if any. */
   holder: Lease | undefined;
@@ -76,6 +82,14 @@ export class LockQueue {
       leaseEnded: (lease) => {
         if (this.holder === lease) this.holder = undefined;
         this.wake.notify();
+        this.checkIdle();
+      },
+      track: (work) => {
+        this.afterEnd.add(work);
+        void work.finally(() => {
+          this.afterEnd.delete(work);
+          this.checkIdle();
+        });
       },
     };
   }
@@ -90,7 +104,43 @@ export class LockQueue {
   }
 
   serial<T>(task: () => Promise<T>): Promise<T> {
-    return this.serialQueue.run(task);
+    this.inFlight++;
+    const run = this.serialQueue.run(task);
+    const done = (): void => {
+      this.inFlight--;
+      this.checkIdle();
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  /**
+   * Nothing of this lock is left in the queue: no lease (live or ending), no waiter, no attempt and
+   * no store operation queued or running. Nothing can then use the queue's state, and no write of
+   * any lease id it handed out can follow: the manager drops the queue (a later call makes a new one).
+   */
+  get isIdle(): boolean {
+    return (
+      this.holder === undefined &&
+      this.waiters.length === 0 &&
+      !this.pumping &&
+      this.releasing === 0 &&
+      this.strayReleases.size === 0 &&
+      this.afterEnd.size === 0 &&
+      this.inFlight === 0 &&
+      this.attempts === 0
+    );
+  }
+
+  /**
+   * Tells the manager once the queue is idle, judged after the current synchronous run (code that
+   * ends one step and starts the next in the same run, such as a renewal's clean-up after its
+   * loss, keeps the queue).
+   */
+  private checkIdle(): void {
+    queueMicrotask(() => {
+      if (this.isIdle) this.host.idle(this);
+    });
   }
 
   get waiting(): number {
@@ -105,19 +155,25 @@ export class LockQueue {
   tryOnce(request: LeaseRequest): Promise<Lease | S3LockHolderInfo | undefined> {
     this.assertOpen();
     return this.track(async () => {
-      const protocol = await this.protocol();
-      const result = await this.serial(async () => {
-        this.assertOpen();
-        if (this.holder?.isLive) return this.localHolderResult();
-        return protocol.tryAcquire(request);
-      });
-      if (result.acquired) {
-        const lease = this.grant(result);
-        this.assertOpen();
-        return lease;
+      this.attempts++;
+      try {
+        const protocol = await this.protocol();
+        const result = await this.serial(async () => {
+          this.assertOpen();
+          if (this.holder?.isLive) return this.localHolderResult();
+          return protocol.tryAcquire(request);
+        });
+        if (result.acquired) {
+          const lease = this.grant(result);
+          this.assertOpen();
+          return lease;
+        }
+        this.lastHolder = result.holder;
+        return result.holder;
+      } finally {
+        this.attempts--;
+        this.checkIdle();
       }
-      this.lastHolder = result.holder;
-      return result.holder;
     });
   }
 
@@ -128,8 +184,8 @@ export class LockQueue {
       () => undefined,
       () => undefined,
     );
-    this.inFlight.add(settled);
-    void settled.then(() => this.inFlight.delete(settled));
+    this.tracked.add(settled);
+    void settled.then(() => this.tracked.delete(settled));
     return run;
   }
 
@@ -169,6 +225,7 @@ export class LockQueue {
         if (i >= 0) this.waiters.splice(i, 1);
         if (this.waiters.length === 0) this.keepAlive.let();
         settle();
+        this.checkIdle();
       };
       this.waiters.push(waiter);
       this.keepAlive.hold();
@@ -187,6 +244,7 @@ export class LockQueue {
       } finally {
         this.releasing--;
         this.wake.notify();
+        this.checkIdle();
       }
     });
   }
@@ -221,8 +279,8 @@ export class LockQueue {
     this.closed = true;
     for (const w of [...this.waiters]) w.reject(new S3LockClosedError(this.name));
     this.wake.notify();
-    while (this.pumping || this.inFlight.size > 0 || this.strayReleases.size > 0) {
-      await Promise.allSettled([this.pumpRun, ...this.inFlight, ...this.strayReleases]);
+    while (this.pumping || this.tracked.size > 0 || this.strayReleases.size > 0) {
+      await Promise.allSettled([this.pumpRun, ...this.tracked, ...this.strayReleases]);
     }
     const lease = this.holder;
     if (!lease) return;
@@ -291,7 +349,10 @@ export class LockQueue {
       .catch((error: unknown) => {
         this.host.events.emit('storeError', { name: this.name, operation: 'release', error: asError(error) });
       })
-      .finally(() => this.strayReleases.delete(release));
+      .finally(() => {
+        this.strayReleases.delete(release);
+        this.checkIdle();
+      });
     this.strayReleases.add(release);
   }
 
@@ -306,6 +367,7 @@ export class LockQueue {
       .finally(() => {
         this.pumping = false;
         if (this.waiters.length > 0 && !this.closed) this.pump();
+        this.checkIdle();
       });
   }
 

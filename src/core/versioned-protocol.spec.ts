@@ -247,6 +247,30 @@ describe('VersionedProtocol', () => {
     expect((await acquired(a)).fencingToken).toBe(42);
   });
 
+  it('reads a lock whose versions outnumber the record cache: an eviction during the read loses no record', async () => {
+    // The claim is cached first (the oldest cache entry); the renewal's read then HEADs more
+    // versions than the cache holds, which evicts it while the read still needs it.
+    const a = process_('a').protocol;
+    const lease = await acquired(a, request(600_000)); // planting takes longer than the default TTL
+    const client = createInMemoryS3Client(store);
+    clients.push(client);
+    const planted = 4_100;
+    for (let i = 0; i < planted; i += 100) {
+      await Promise.all(
+        Array.from({ length: Math.min(100, planted - i) }, (_, j) => {
+          const metadata = recordToMetadata({ kind: 'release', leaseId: `old-${i + j}`, ownerId: 'y', ttlMs: 2000, fencingToken: 1, nonce: `n-${i + j}`, host: '', pid: 1 });
+          return client.send(new PutObjectCommand({ Bucket, Key: KEY, Body: '{}', Metadata: metadata }));
+        }),
+      );
+    }
+    const renewed = await a.renew(lease);
+    expect(renewed.renewed).toBe(true);
+    const state = await a.inspect('job');
+    expect(state.holder).toMatchObject({ leaseId: lease.leaseId, fencingToken: lease.fencingToken });
+    await a.release(lease);
+    expect(stored().filter((v) => v.lease === lease.leaseId && v.kind !== 'release')).toEqual([]);
+  }, 60_000);
+
   it('gives every claim a lease id of its own: a tombstone left by an earlier attempt of the same request never ends a later win', async () => {
     const a = process_('a').protocol;
     const b = process_('b').protocol;

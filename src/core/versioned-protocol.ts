@@ -1,4 +1,5 @@
 import { v4 as uuidv4 } from 'uuid';
+import { BoundedCache } from './bounded-cache';
 import type { DeclarationCheck } from './declaration-check';
 import { S3LockStoreError } from './errors';
 import { holderOf, notAcquiredResult } from './holder-info';
@@ -51,6 +52,15 @@ const CONCURRENCY = 16;
 const MAX_PAGES = 20;
 /** Records kept in the version-metadata cache. */
 const RECORD_CACHE_SIZE = 4_096;
+/** Names whose last read, warm token and abandoned claims this manager keeps at most. */
+const NAMES_CACHED = 4_096;
+/**
+ * A cached record is dropped once no read listed its version for this long (a renewal's read lists
+ * the lease's versions every TTL/3; a dropped record costs one HEAD).
+ */
+export const RECORD_MAX_IDLE_MS = 600_000;
+/** Abandoned claims are remembered this long after the last one of the name was given up. */
+export const ORPHANS_MAX_AGE_MS = 600_000;
 /** Abandoned claim nonces remembered per lock name. */
 const MAX_ORPHANS = 64;
 
@@ -61,14 +71,19 @@ const MAX_ORPHANS = 64;
  */
 export class VersionedProtocol implements LockProtocol {
   readonly name = 'versioned' as const;
-  /** Records of versions by `key \0 versionId` (versions are immutable: cached for good). */
-  private readonly records = new Map<string, LockRecord>();
-  /** The last full read of each lock. */
-  private readonly views = new Map<string, VersionedState>();
+  /** Records of versions by `key \0 versionId` (versions are immutable: a dropped one is read again). */
+  private readonly records: BoundedCache<string, LockRecord>;
+  /** The last full read of each lock (a poll uses it for {@link POLL_VIEW_MAX_AGE_MS}, so it is kept no longer). */
+  private readonly views: BoundedCache<string, VersionedState>;
   /** After our own release: the token it left and when, for a claim without reading first. */
-  private readonly warm = new Map<string, { token: number; at: number }>();
+  private readonly warm: BoundedCache<string, { token: number; at: number }>;
   /** Nonces of claims we gave up (never reported won) whose versions may linger: deleted when seen. */
-  private readonly orphans = new Map<string, Set<string>>();
+  private readonly orphans: BoundedCache<string, Set<string>>;
+  /**
+   * Per lease id, while a lease of this manager may still write: the lock's name (to drop the
+   * entries below once the name is idle, {@link forget}), never dropped by age or count.
+   */
+  private readonly leaseNames = new Map<string, string>();
   /** Send time of each held lease's last successful write (claim or renewal), by lease id. */
   private readonly lastWrite = new Map<string, number>();
   /** Nonces of renewals whose outcome stayed unknown, per lease: orphans once the lease has ended. */
@@ -82,7 +97,42 @@ export class VersionedProtocol implements LockProtocol {
     private readonly mono: MonotonicClock,
     /** Checks the prefix's declaration again where a loss of records can show (docs/protocol.md). */
     private readonly declaration?: DeclarationCheck,
-  ) {}
+  ) {
+    this.records = new BoundedCache(RECORD_CACHE_SIZE, RECORD_MAX_IDLE_MS, mono);
+    this.views = new BoundedCache(NAMES_CACHED, POLL_VIEW_MAX_AGE_MS, mono);
+    this.warm = new BoundedCache(NAMES_CACHED, WARM_VIEW_MAX_AGE_MS, mono);
+    this.orphans = new BoundedCache(NAMES_CACHED, ORPHANS_MAX_AGE_MS, mono);
+  }
+
+  /**
+   * The lock `name` is idle in this manager (no lease, waiter, attempt or store operation): no
+   * lease of it renews any more, so its per-lease entries go (unsettled renewals become orphans).
+   */
+  forget(name: string): void {
+    for (const [leaseId, leaseName] of this.leaseNames) {
+      if (leaseName !== name) continue;
+      const nonces = this.unsettled.get(leaseId);
+      for (const nonce of nonces ?? []) this.addOrphan(name, nonce);
+      this.leaseNames.delete(leaseId);
+      this.lastWrite.delete(leaseId);
+      this.markers.delete(leaseId);
+      this.unsettled.delete(leaseId);
+    }
+  }
+
+  /** Entries kept per map, after dropping expired cache entries (tests and benchmarks). */
+  retainedEntries(): Record<string, number> {
+    return {
+      'versioned records': this.records.size,
+      'versioned views': this.views.size,
+      'versioned warm': this.warm.size,
+      'versioned orphans': this.orphans.size,
+      'versioned leases': this.leaseNames.size,
+      'versioned lastWrite': this.lastWrite.size,
+      'versioned unsettled': this.unsettled.size,
+      'versioned markers': this.markers.size,
+    };
+  }
 
   async tryAcquire(request: LeaseRequest): Promise<AcquireResult> {
     const { name } = request;
@@ -122,6 +172,7 @@ export class VersionedProtocol implements LockProtocol {
       // It may land later, as a version of this lease: harmless while the lease lasts, an orphan after.
       let set = this.unsettled.get(lease.leaseId);
       if (!set) this.unsettled.set(lease.leaseId, (set = new Set()));
+      this.leaseNames.set(lease.leaseId, name);
       if (set.size < MAX_ORPHANS) set.add(record.nonce);
       throw new S3LockStoreError(name, 'renew', statusOf(put.error), put.error);
     }
@@ -150,6 +201,7 @@ export class VersionedProtocol implements LockProtocol {
     }
     this.lastWrite.set(lease.leaseId, put.sentAt);
     this.markers.set(lease.leaseId, state.deleteMarkers);
+    this.leaseNames.set(lease.leaseId, name);
     lease.cursor += 1;
     return { renewed: true, sentAt: put.sentAt };
   }
@@ -278,6 +330,7 @@ export class VersionedProtocol implements LockProtocol {
 
   /** Renewals of an ended lease that may still land are orphans from now on. */
   private leaseEnded(lease: ProtocolLease): void {
+    this.leaseNames.delete(lease.leaseId);
     this.lastWrite.delete(lease.leaseId);
     this.markers.delete(lease.leaseId);
     const nonces = this.unsettled.get(lease.leaseId);
@@ -346,7 +399,7 @@ export class VersionedProtocol implements LockProtocol {
       this.views.set(name, state);
       this.markers.set(request.leaseId, state.deleteMarkers);
       this.lastWrite.set(request.leaseId, put.sentAt);
-      if (this.lastWrite.size > RECORD_CACHE_SIZE) this.lastWrite.delete(this.lastWrite.keys().next().value!);
+      this.leaseNames.set(request.leaseId, name);
       const lease: ProtocolLease = { ...request, fencingToken: token, cursor: 0, versionId: verdict.claim.versionId };
       return { acquired: true, lease, sentAt: put.sentAt };
     }
@@ -403,7 +456,15 @@ export class VersionedProtocol implements LockProtocol {
     const key = this.key(name);
     for (let attempt = 0; attempt < 3; attempt++) {
       const listed = await this.list(key, name, operation);
-      const unknown = listed.versions.filter((v) => !this.records.has(cacheKey(key, v.versionId)));
+      // The records of this read are collected here, not looked up in the cache afterwards: a
+      // cache entry can be evicted while the HEADs below (or another lock's read) fill the cache.
+      const found = new Map<string, LockRecord>();
+      const unknown: typeof listed.versions = [];
+      for (const v of listed.versions) {
+        const cached = this.records.touch(cacheKey(key, v.versionId));
+        if (cached) found.set(v.versionId, cached);
+        else unknown.push(v);
+      }
       let vanished = false;
       await forEachConcurrently(unknown, async (v) => {
         const head = await this.gateway.head(key, name, operation, v.versionId);
@@ -411,13 +472,15 @@ export class VersionedProtocol implements LockProtocol {
           vanished = true;
           return;
         }
-        this.remember(key, v.versionId, recordFromMetadata(name, `${key}?versionId=${v.versionId}`, head.metadata));
+        const record = recordFromMetadata(name, `${key}?versionId=${v.versionId}`, head.metadata);
+        found.set(v.versionId, record);
+        this.remember(key, v.versionId, record);
       });
       if (vanished) continue;
       const versions: VersionEntry[] = listed.versions.map((v) => ({
         versionId: v.versionId,
         lastModifiedMs: v.lastModifiedMs,
-        record: this.records.get(cacheKey(key, v.versionId))!,
+        record: found.get(v.versionId)!,
       }));
       const state: VersionedState = { versions, latestId: listed.latestId, deleteMarkers: listed.deleteMarkers, readAt: listed.sentAt };
       this.views.set(name, state);
@@ -474,15 +537,14 @@ export class VersionedProtocol implements LockProtocol {
   }
 
   private addOrphan(name: string, nonce: string): void {
-    let set = this.orphans.get(name);
-    if (!set) this.orphans.set(name, (set = new Set()));
+    const set = this.orphans.get(name) ?? new Set<string>();
+    this.orphans.set(name, set); // restarts its age
     set.add(nonce);
     if (set.size > MAX_ORPHANS) set.delete(set.values().next().value!);
   }
 
   private remember(key: string, versionId: string, record: LockRecord): void {
     this.records.set(cacheKey(key, versionId), record);
-    if (this.records.size > RECORD_CACHE_SIZE) this.records.delete(this.records.keys().next().value!);
   }
 
   private newRecord(kind: LockRecord['kind'], lease: LeaseRequest, fencingToken: number): LockRecord {
