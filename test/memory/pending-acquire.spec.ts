@@ -2,7 +2,8 @@
  * A pending acquire() keeps its process alive, as a pending socket would, however long it may
  * wait: a process whose only work is a wait must not exit (with code 0) before the lock comes.
  * Engine timers are unref'd (a held lease alone does not keep a process alive); a waiter holds a
- * ref'd handle while it waits.
+ * ref'd handle while it waits. On the in-memory store only (served over HTTP to the child): what
+ * keeps a process alive does not depend on the store.
  */
 import { S3LockManager } from '../../src';
 import { PROTOCOL_CASES } from '../support/protocol-cases';
