@@ -148,7 +148,8 @@ for v in 22 24; do
   if bin=$(node_bin "$v"); then
     # The unit and memory projects (the NestJS specs among them), less the suites that mostly wait
     # on child processes or fixed run times (they run on Node 20 against every store) and the
-    # bounded-memory spec (a minute of heap measurement; it runs on Node 20).
+    # bounded-memory spec: its heap bound was set on Node 20, where it runs; on Node 22 the same
+    # 400 names once left more than the 300 KB it allows after GC (its map-entry counts held).
     jest_run "node$v" "$bin" --selectProjects unit memory --testPathIgnorePatterns /node_modules/ /dist/ /test/consumers/ \
       /test/contract/multi-process /test/sample/ /src/core/versioned-protocol.torture /test/memory/bounded-memory
   else
