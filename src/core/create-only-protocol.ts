@@ -144,12 +144,13 @@ export class CreateOnlyProtocol implements LockProtocol {
       // grants only while it is still the newest record: a force release or a takeover may have
       // written above it meanwhile, and a grant below a newer epoch would hand out an older token
       // after newer ones. A cold read settles it (this fault path only). A grant whose deadline has
-      // passed meanwhile is declared lost and released by the caller.
-      this.pendingGrants.delete(request.leaseId);
+      // passed meanwhile is declared lost and released by the caller. The read's generation GET
+      // comes after the write, so it is the record's generation check (a read that throws keeps
+      // the record remembered for the next attempt).
       view = await this.loadView(name, true);
+      this.pendingGrants.delete(request.leaseId);
       polled = true;
-      const newest = view.epoch === pending.epoch && view.generation === pending.generation && view.record?.leaseId === request.leaseId && view.record.kind === 'acquire';
-      if (newest && (await this.checkGrant(pending, request.leaseId))) {
+      if (view.epoch === pending.epoch && view.generation === pending.generation && isOwnAcquire(view.record, request)) {
         await this.declarationAgrees(name, pending.generation);
         return { acquired: true, lease: { ...request, fencingToken: pending.epoch, cursor: pending.epoch, generation: pending.generation }, sentAt: pending.sentAt };
       }
