@@ -3,7 +3,7 @@ import { MAX_EPOCH, epochKey, epochOfKey } from './epoch-key';
 import { S3LockBucketMissingError, S3LockCorruptRecordError, S3LockStoreError } from './errors';
 import { holderOf, notAcquiredResult } from './holder-info';
 import { lockKeyPrefix } from './lock-name';
-import { generationBase, generationFromMetadata, generationKey, generationToMetadata, type LogGeneration } from './log-generation';
+import { generationBase, generationFolder, generationFromMetadata, generationKey, generationOfFolder, generationToMetadata, type LogGeneration } from './log-generation';
 import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease, RenewResult } from './lock-protocol';
 import { recordFromMetadata, recordToMetadata, type LockRecord } from './lock-record';
 import type { S3LockState } from './lock-types';
@@ -180,16 +180,10 @@ export class CreateOnlyProtocol implements LockProtocol {
           return { acquired: true, lease, sentAt: outcome.sentAt };
         }
         // The generation changed since the view was taken (records lost, or a force release): our
-        // record grants nothing in the view's generation. Read the log afresh (this creates the new
-        // generation after a loss). A force release's base can be just below our record, which
-        // then counts in the new generation as the newest record, ours: the read's generation GET
-        // came after the write, so it is the grant check of that generation.
+        // record is a leftover in the old generation's folder and grants nothing. Read the log
+        // afresh (this creates the new generation after a loss) and compete in the new folder.
         view = await this.loadView(name, true);
         polled = true;
-        if (view.epoch === epoch && view.generation !== undefined && isOwnAcquire(view.record, request)) {
-          await this.declarationAgrees(name, view.generation);
-          return { acquired: true, lease: { ...request, fencingToken: epoch, cursor: epoch, generation: view.generation }, sentAt: outcome.sentAt };
-        }
         continue;
       }
       // Someone else created that epoch; newer ones may exist too: allow one more poll.
@@ -272,7 +266,7 @@ export class CreateOnlyProtocol implements LockProtocol {
     if (record && record.kind !== 'release') {
       if (record.fencingToken === view.epoch) acquiredAt = view.lastModifiedMs === undefined ? undefined : new Date(view.lastModifiedMs);
       else {
-        const first = await this.gateway.head(this.key(name, record.fencingToken), name, 'inspect');
+        const first = await this.gateway.head(this.key(name, view.generation, record.fencingToken), name, 'inspect');
         if (first.found) acquiredAt = new Date(first.lastModifiedMs);
       }
     }
@@ -335,21 +329,41 @@ export class CreateOnlyProtocol implements LockProtocol {
     const serverNow = this.gateway.serverClock.nowLowerBound();
     if (serverNow === undefined) return;
     const cutoff = serverNow - gcHorizonMs;
+    if (view.generation === undefined) return;
     const lockPrefix = lockKeyPrefix(this.options.prefix, name);
-    // Direct children only (never another manager's keys below the folder), epochs <= newest - 2,
-    // newest first; only 15-digit record keys (never the generation record).
+    const current = generationFolder(lockPrefix, view.generation);
     const doomed: Array<{ key: string }> = [];
+    // The current generation's folder: direct children only, epochs <= newest - 2, newest first.
+    await this.collectRecordKeys(name, current, epochKey(current, view.epoch - 1), cutoff, doomed);
+    // The lock's folder: records of versions without generation folders, and the folders of older
+    // generations (leftovers, never read). Another manager's keys below the folder are common
+    // prefixes that are not generation folders, and are never touched.
+    const older: string[] = [];
+    // (no StartAfter: generation folders start with ".", which sorts before the digits)
+    await this.collectRecordKeys(name, lockPrefix, undefined, cutoff, doomed, (folder) => {
+      if (folder !== current && generationOfFolder(lockPrefix, folder) !== undefined) older.push(folder);
+    });
+    for (const folder of older) await this.collectRecordKeys(name, folder, folder + BELOW_EVERY_RECORD, cutoff, doomed);
+    if (doomed.length > 0) await this.gateway.deleteMany(doomed, name, 'garbage collection');
+  }
+
+  /**
+   * Adds the 15-digit record keys among `folder`'s direct children that sort after `startAfter`
+   * and were last modified before `cutoff` (server time) to `doomed`; hands each common prefix to
+   * `onFolder`. Never the generation record, never anything nested below.
+   */
+  private async collectRecordKeys(name: string, folder: string, startAfter: string | undefined, cutoff: number, doomed: Array<{ key: string }>, onFolder?: (prefix: string) => void): Promise<void> {
     let page: KeyPage | undefined;
     do {
-      page = await this.gateway.list(lockPrefix, 1000, name, 'garbage collection', {
+      page = await this.gateway.list(folder, 1000, name, 'garbage collection', {
         delimiter: '/',
-        ...(page ? { continuationToken: page.nextContinuationToken } : { startAfter: epochKey(lockPrefix, view.epoch - 1) }),
+        ...(page ? { continuationToken: page.nextContinuationToken } : { startAfter }),
       });
       for (const k of page.keys) {
-        if (epochOfKey(lockPrefix, k.key) !== undefined && k.lastModifiedMs < cutoff) doomed.push({ key: k.key });
+        if (epochOfKey(folder, k.key) !== undefined && k.lastModifiedMs < cutoff) doomed.push({ key: k.key });
       }
+      for (const p of page.commonPrefixes) onFolder?.(p);
     } while (page.truncated && page.nextContinuationToken !== undefined);
-    if (doomed.length > 0) await this.gateway.deleteMany(doomed, name, 'garbage collection');
   }
 
   private newRecord(kind: LockRecord['kind'], lease: LeaseRequest, fencingToken: number): LockRecord {
@@ -373,7 +387,8 @@ export class CreateOnlyProtocol implements LockProtocol {
    * written by an earlier attempt never makes the deadline later than it may be.
    */
   private async write(name: string, epoch: number, record: LockRecord, before: View | undefined, operation: string, generation: string | undefined): Promise<WriteOutcome> {
-    const key = this.key(name, epoch);
+    if (generation === undefined) throw new S3LockStoreError(name, operation, undefined, new Error('no generation to write into (a read-only view)'));
+    const key = this.key(name, generation, epoch);
     const metadata = recordToMetadata(record);
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -434,12 +449,31 @@ export class CreateOnlyProtocol implements LockProtocol {
   private async loadView(name: string, create: boolean): Promise<View> {
     const lockPrefix = lockKeyPrefix(this.options.prefix, name);
     for (let attempt = 0; attempt < 3; attempt++) {
-      const [listed, found] = await Promise.all([this.newestRecordKey(name, lockPrefix), this.readGenerationAnswer(name, 'read')]);
+      // With a generation id known from an older view, its folder is listed in parallel with the
+      // GET; the listing is used only if the GET shows that same generation.
+      const previous = this.views.get(name);
+      const guess = previous?.generation;
+      const [found, guessed] = await Promise.all([
+        this.readGenerationAnswer(name, 'read'),
+        guess === undefined ? undefined : this.newestRecordKey(name, generationFolder(lockPrefix, guess)),
+      ]);
       let generation = found.generation;
-      if (!generation && create) generation = await this.createGeneration(name, listed.newest?.epoch ?? 0, found.missingAtMs);
-      const empty = (epoch: number): View => ({ epoch, record: undefined, lastModifiedMs: undefined, confirmedAt: listed.sentAt, generation: generation?.id });
-      if (!generation) return empty(0); // read-only view of a log without generation: nothing counts
+      let createdNow = false;
+      if (!generation && create) {
+        const made = await this.createGeneration(name, previous?.epoch ?? 0, found.missingAtMs);
+        generation = made.generation;
+        createdNow = made.created;
+      }
+      if (!generation) return { epoch: 0, record: undefined, lastModifiedMs: undefined, confirmedAt: this.mono.now(), generation: undefined }; // read-only: nothing counts
       this.generationSeen(generation.id);
+      // A generation created by this read has an empty folder: nothing to list.
+      const listed = createdNow
+        ? { newest: undefined, sentAt: found.sentAt }
+        : guessed !== undefined && guess === generation.id
+          ? guessed
+          : await this.newestRecordKey(name, generationFolder(lockPrefix, generation.id));
+      const generationId = generation.id;
+      const empty = (epoch: number): View => ({ epoch, record: undefined, lastModifiedMs: undefined, confirmedAt: listed.sentAt, generation: generationId });
       const newest = listed.newest;
       if (!newest || newest.epoch <= generation.base) {
         const view = empty(generation.base);
@@ -462,20 +496,20 @@ export class CreateOnlyProtocol implements LockProtocol {
   }
 
   /**
-   * The newest record key among the lock's direct children (Delimiter "/": keys of other managers
-   * nested below the folder are rolled up and never count). The first page has one entry; only when
-   * that entry is not a record does the read follow the listing.
+   * The newest record key among a generation folder's direct children (Delimiter "/": anything
+   * nested below is rolled up and never counts). The first page has one entry; only when that entry
+   * is not a record does the read follow the listing.
    */
-  private async newestRecordKey(name: string, lockPrefix: string): Promise<{ newest: { key: string; epoch: number } | undefined; sentAt: number }> {
-    let page = await this.gateway.list(lockPrefix, 1, name, 'read', { delimiter: '/', startAfter: lockPrefix + BELOW_EVERY_RECORD });
+  private async newestRecordKey(name: string, folder: string): Promise<{ newest: { key: string; epoch: number } | undefined; sentAt: number }> {
+    let page = await this.gateway.list(folder, 1, name, 'read', { delimiter: '/', startAfter: folder + BELOW_EVERY_RECORD });
     const sentAt = page.sentAt;
     for (;;) {
       for (const k of page.keys) {
-        const epoch = epochOfKey(lockPrefix, k.key);
+        const epoch = epochOfKey(folder, k.key);
         if (epoch !== undefined) return { newest: { key: k.key, epoch }, sentAt };
       }
       if (!page.truncated || page.nextContinuationToken === undefined) return { newest: undefined, sentAt };
-      page = await this.gateway.list(lockPrefix, 1000, name, 'read', { delimiter: '/', continuationToken: page.nextContinuationToken });
+      page = await this.gateway.list(folder, 1000, name, 'read', { delimiter: '/', continuationToken: page.nextContinuationToken });
     }
   }
 
@@ -485,34 +519,37 @@ export class CreateOnlyProtocol implements LockProtocol {
   }
 
   /** The generation record, or (missing) the `Date` of the store's answer that showed it missing. */
-  private async readGenerationAnswer(name: string, operation: string): Promise<{ generation: LogGeneration | undefined; missingAtMs: number | undefined; dateMs: number | undefined }> {
+  private async readGenerationAnswer(name: string, operation: string): Promise<{ generation: LogGeneration | undefined; missingAtMs: number | undefined; sentAt: number }> {
     const key = generationKey(lockKeyPrefix(this.options.prefix, name));
+    const sentAt = this.mono.now();
     const got = await this.gateway.get(key, name, operation);
     return got.found
-      ? { generation: generationFromMetadata(name, key, got.metadata), missingAtMs: undefined, dateMs: got.dateMs }
-      : { generation: undefined, missingAtMs: got.dateMs, dateMs: got.dateMs };
+      ? { generation: generationFromMetadata(name, key, got.metadata), missingAtMs: undefined, sentAt }
+      : { generation: undefined, missingAtMs: got.dateMs, sentAt };
   }
 
   /**
    * Creates the generation record of a log that has none (never used, or its records were lost),
    * with a base from the server clock: the later of the clock's lower bound and `missingAtMs`, the
    * `Date` of the answer that showed the record missing (the bound may lag a forward step of the
-   * store's clock; that answer cannot, docs/protocol.md, assumption R). Whoever wins the create,
-   * the one record that exists is adopted.
+   * store's clock; that answer cannot, docs/protocol.md, assumption R), and at least the newest
+   * epoch this manager knows of the lock. Whoever wins the create, the one record that exists is
+   * adopted (`created` false: its folder may hold records already).
    */
-  private async createGeneration(name: string, newestListedEpoch: number, missingAtMs: number | undefined): Promise<LogGeneration> {
+  private async createGeneration(name: string, knownEpoch: number, missingAtMs: number | undefined): Promise<{ generation: LogGeneration; created: boolean }> {
     const key = generationKey(lockKeyPrefix(this.options.prefix, name));
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
       const bound = this.gateway.serverClock.nowLowerBound();
       const serverNow = bound === undefined ? missingAtMs : missingAtMs === undefined ? bound : Math.max(bound, missingAtMs);
       if (serverNow === undefined) throw new S3LockStoreError(name, 'read', undefined, new Error('the store sent no Date header: cannot derive a generation base'));
-      const generation: LogGeneration = { id: uuidv4(), base: generationBase(serverNow, newestListedEpoch) };
+      const generation: LogGeneration = { id: uuidv4(), base: generationBase(serverNow, knownEpoch) };
       const out = await this.gateway.createIfAbsent(key, generationToMetadata(generation), name, 'read');
-      if (out.kind === 'created') return generation;
+      if (out.kind === 'created') return { generation, created: true };
       if (out.kind === 'unknown') lastError = out.error;
       const existing = await this.readGeneration(name, 'read');
-      if (existing) return existing;
+      // our own create whose answer was lost is adopted like anyone's: its folder is listed
+      if (existing) return { generation: existing, created: false };
     }
     throw new S3LockStoreError(name, 'read', undefined, lastError ?? new Error(`could not create or read ${key}`));
   }
@@ -576,7 +613,7 @@ export class CreateOnlyProtocol implements LockProtocol {
   private async advance(name: string, start: View): Promise<View> {
     let view = start;
     for (let step = 0; step < MAX_WALK; step++) {
-      const key = this.key(name, view.epoch + 1);
+      const key = this.key(name, view.generation, view.epoch + 1);
       const sentAt = this.mono.now();
       const head = await this.gateway.get(key, name, 'poll');
       if (!head.found) {
@@ -590,7 +627,7 @@ export class CreateOnlyProtocol implements LockProtocol {
   }
 
   private async withLastModified(name: string, view: View): Promise<View> {
-    const key = this.key(name, view.epoch);
+    const key = this.key(name, view.generation, view.epoch);
     const head = await this.gateway.head(key, name, 'read');
     if (!head.found) return this.loadView(name, view.generation !== undefined);
     const updated = { ...view, lastModifiedMs: head.lastModifiedMs };
@@ -621,12 +658,13 @@ export class CreateOnlyProtocol implements LockProtocol {
    * since real tokens start from a time-derived base far below it) makes the lock unusable, a
    * permanent error naming that record, never a bare `RangeError` retried as a store failure.
    */
-  private key(name: string, epoch: number): string {
-    const lockPrefix = lockKeyPrefix(this.options.prefix, name);
+  private key(name: string, generation: string | undefined, epoch: number): string {
+    if (generation === undefined) throw new S3LockStoreError(name, 'read', undefined, new Error('no generation to read records from'));
+    const folder = generationFolder(lockKeyPrefix(this.options.prefix, name), generation);
     if (epoch > MAX_EPOCH) {
-      throw new S3LockCorruptRecordError(name, epochKey(lockPrefix, MAX_EPOCH), `it holds epoch ${MAX_EPOCH}, the largest the key format allows: the lock cannot advance past it`, this.gateway.bucket);
+      throw new S3LockCorruptRecordError(name, epochKey(folder, MAX_EPOCH), `it holds epoch ${MAX_EPOCH}, the largest the key format allows: the lock cannot advance past it`, this.gateway.bucket);
     }
-    return epochKey(lockPrefix, epoch);
+    return epochKey(folder, epoch);
   }
 }
 

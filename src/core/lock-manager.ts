@@ -6,6 +6,7 @@ import { LockEvents } from './lock-events';
 import { LockInstance } from './lock-instance';
 import { lockContext } from './lock-context';
 import { checkLockName, lockKeyPrefix } from './lock-name';
+import { RECORD_KEY_SUFFIX_BYTES } from './log-generation';
 import { checkTtl, checkWait, resolveManagerOptions, safetyMarginFor, type ResolvedManagerOptions, type S3LockManagerOptions, type S3LockLogger, type S3LockOptions, type S3LockUsingOptions } from './lock-options';
 import type { LockProtocol, ProtocolLease } from './lock-protocol';
 import { LockQueue } from './lock-queue';
@@ -17,7 +18,6 @@ import { ServerClock, systemMonotonicClock, type MonotonicClock } from './server
 /** S3's longest key, in UTF-8 bytes. */
 const MAX_KEY_BYTES = 1024;
 /** The longest leaf either protocol puts below a lock's prefix (15 epoch digits). */
-const RECORD_KEY_SUFFIX_BYTES = 15;
 
 /** Test hooks; not part of the public API. */
 export interface S3LockManagerInternals {

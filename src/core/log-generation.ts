@@ -29,11 +29,37 @@ export function generationKey(lockPrefix: string): string {
 }
 
 /**
- * The base of a new generation: the server clock in whole seconds times
- * {@link BASE_EPOCHS_PER_SECOND}, and at least the newest epoch still listed.
+ * Generation ids as written and as accepted from the store: uuids (safe in a key, 36 characters,
+ * and never `probe` or `protocol`, the names of another manager's reserved keys below a folder).
  */
-export function generationBase(serverNowMs: number, newestListedEpoch: number): number {
-  const base = Math.max(Math.floor(serverNowMs / 1000) * BASE_EPOCHS_PER_SECOND, newestListedEpoch);
+const GENERATION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Bytes a record key adds to its lock's prefix: `.<id>/` (a 36-character id) and 15 digits. */
+export const RECORD_KEY_SUFFIX_BYTES = 1 + 36 + 1 + 15;
+
+/**
+ * The folder of generation `id`'s records: `<lock prefix>.<id>/`. Each generation's records live in
+ * a folder of their own, so a write made from the view of an older generation never lands among
+ * the current one's (docs/protocol.md, "Acquire" and "Record loss", property (x)). No encoded lock
+ * name starts with ".", so no other manager's lock has this folder.
+ */
+export function generationFolder(lockPrefix: string, id: string): string {
+  return `${lockPrefix}.${id}/`;
+}
+
+/** The id of a generation folder listed as a common prefix of `<lock prefix>` with `Delimiter=/`, or undefined. */
+export function generationOfFolder(lockPrefix: string, folder: string): string | undefined {
+  if (!folder.startsWith(lockPrefix + '.') || !folder.endsWith('/')) return undefined;
+  const id = folder.slice(lockPrefix.length + 1, -1);
+  return GENERATION_ID.test(id) ? id : undefined;
+}
+
+/**
+ * The base of a new generation: the server clock in whole seconds times
+ * {@link BASE_EPOCHS_PER_SECOND}, and at least `atLeastEpoch` (the newest epoch the writer knows).
+ */
+export function generationBase(serverNowMs: number, atLeastEpoch: number): number {
+  const base = Math.max(Math.floor(serverNowMs / 1000) * BASE_EPOCHS_PER_SECOND, atLeastEpoch);
   if (!Number.isSafeInteger(base) || base < 0 || base >= MAX_EPOCH - 1) throw new RangeError(`generation base out of range: ${base}`);
   return base;
 }
@@ -46,7 +72,7 @@ export function generationToMetadata(generation: LogGeneration): Record<string, 
 export function generationFromMetadata(lockName: string, key: string, metadata: Record<string, string> | undefined): LogGeneration {
   const m = metadata ?? {};
   const base = Number(m['lock-base']);
-  if (m['lock-format'] !== '1' || !m['lock-generation'] || !Number.isSafeInteger(base) || base < 0) {
+  if (m['lock-format'] !== '1' || !GENERATION_ID.test(m['lock-generation'] ?? '') || !Number.isSafeInteger(base) || base < 0) {
     throw new S3LockCorruptRecordError(lockName, key, `not a generation record (${JSON.stringify(m)})`);
   }
   return m['lock-cause'] === 'force-release' ? { id: m['lock-generation'], base, forced: true } : { id: m['lock-generation'], base };

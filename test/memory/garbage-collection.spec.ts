@@ -3,6 +3,7 @@
  * least two epochs behind the newest are deleted, and the fencing counter never resets.
  */
 import type { S3LockEvents } from '../../src';
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { MemoryWorld, lockPrefixOf, waitFor, type Proc } from './support';
 
@@ -45,8 +46,12 @@ describe('garbage collection', () => {
   it('after the horizon passes, old records are deleted, the newest two kept, and tokens keep increasing', async () => {
     const tokens: number[] = [];
     // another manager's keys nested below the lock's folder (prefix locks/gc/), as old as the records
-    const foreign = [`${lockPrefixOf('gc')}0001/999999999999998`, `${lockPrefixOf('gc')}sub/999999999999990`];
+    // (and another manager's reserved folder with a record-shaped key: not a generation folder)
+    const foreign = [`${lockPrefixOf('gc')}0001/999999999999998`, `${lockPrefixOf('gc')}sub/999999999999990`, `${lockPrefixOf('gc')}.probe/999999999999997`];
     for (const key of foreign) await world.put(key);
+    // leftovers: an older generation's folder, and a record of a version without folders
+    const leftovers = [`${lockPrefixOf('gc')}.${randomUUID()}/999999999999990`, `${lockPrefixOf('gc')}.${randomUUID()}/999999999999980`, `${lockPrefixOf('gc')}999999999999995`];
+    for (const key of leftovers) await world.put(key);
     await cycles(a, 159, tokens); // epochs 1..318
     // collections ran (releases crossed 64, 128, 192, 256) but nothing was old enough
     await waitFor(() => a.tap.sent({ operation: 'ListObjectsV2' }).length >= 4, 5000, 'the early collections');
@@ -66,6 +71,8 @@ describe('garbage collection', () => {
     const kept = await world.keys(lockPrefixOf('gc'));
     expect(kept).toContain(`${lockPrefixOf('gc')}generation`);
     for (const key of foreign) expect(kept).toContain(key);
+    // the leftovers of other generations, never read, are collected too
+    for (const key of leftovers) expect(kept).not.toContain(key);
 
     await cycles(a, 30, tokens); // epochs 321..380: no further crossing, nothing deleted
     expect(await world.epochs('gc')).toHaveLength(62);

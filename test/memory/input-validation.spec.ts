@@ -180,10 +180,10 @@ describe('input validation', () => {
       expect(all.filter((k) => k.endsWith('/generation'))).toHaveLength(NAMES.length);
       const keys = all.filter((k) => !k.endsWith('/generation'));
       expect(keys).toHaveLength(NAMES.length);
-      for (const key of keys) expect(key).toMatch(/^locks\/[^/]+\/\d{15}$/);
+      for (const key of keys) expect(key).toMatch(/^locks\/[^/]+\/\.[0-9a-f-]{36}\/\d{15}$/);
       const segments = new Set(keys.map((k) => k.split('/')[1]));
       expect(segments.size).toBe(NAMES.length);
-      for (const name of NAMES) expect(keys).toContain(recordKey(name, (await world.base(name)) + 1));
+      for (const name of NAMES) expect(keys).toContain(recordKey(name, (await world.base(name)) + 1, await world.generationId(name)));
       for (const name of NAMES) expect(lockPrefixOf(name).startsWith(PREFIX)).toBe(true);
 
       // inspect sees the right holder for each

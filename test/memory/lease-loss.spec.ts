@@ -92,7 +92,8 @@ describe('lease loss', () => {
     expect(created).toBeGreaterThanOrEqual(0);
     expect(created).toBeLessThan(landedAt);
     // ... and the taker had already acquired
-    const takerCreate = log.findIndex((r) => r.operation === 'PutObject' && r.key === recordKey('slow', taker.fencingToken!) && r.status === 200);
+    const generation = await world.generationId('slow');
+    const takerCreate = log.findIndex((r) => r.operation === 'PutObject' && r.key === recordKey('slow', taker.fencingToken!, generation) && r.status === 200);
     expect(takerCreate).toBeGreaterThanOrEqual(0);
     expect(takerCreate).toBeLessThan(landedAt);
 

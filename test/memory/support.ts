@@ -8,6 +8,7 @@
  */
 import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { performance } from 'node:perf_hooks';
+import { createHash } from 'node:crypto';
 import { S3LockManager, type S3LockManagerInternals, type S3LockManagerOptions } from '../../src';
 import { encodeLockName } from '../../src/core/lock-name';
 import { MAX_EPOCH } from '../../src/core/epoch-key';
@@ -204,10 +205,19 @@ export class MemoryWorld {
     return (await this.absoluteEpochs(name)).map((e) => e - base).filter((e) => e > 0);
   }
 
-  /** Record epochs of one lock as stored (fencing tokens), newest first. */
+  /** Record epochs of one lock's current generation as stored (fencing tokens), newest first. */
   async absoluteEpochs(name: string): Promise<number[]> {
-    const lockPrefix = lockPrefixOf(name);
-    return (await this.keys(lockPrefix)).map((k) => epochOf(name, k)).filter((e): e is number => e !== undefined);
+    const generation = await this.generationId(name);
+    const folder = `${lockPrefixOf(name)}.${generation}/`;
+    return (await this.keys(folder)).map((k) => epochOf(name, k, generation)).filter((e): e is number => e !== undefined);
+  }
+
+  /** The id of the current generation of `name` (read from its generation record). */
+  async generationId(name: string, prefix: string = PREFIX): Promise<string> {
+    const out = await this.admin.send(new HeadObjectCommand({ Bucket: this.bucket, Key: lockPrefixOf(name, prefix) + 'generation' }));
+    const id = out.Metadata?.['lock-generation'];
+    if (!id) throw new Error(`no generation record for ${name}`);
+    return id;
   }
 
   /** The base of the lock's log generation (its first record is base + 1); throws if the log has none. */
@@ -225,7 +235,7 @@ export class MemoryWorld {
    */
   async plantGenerations(names: readonly string[], base = 0): Promise<void> {
     for (const name of names) {
-      const metadata = { 'lock-format': '1', 'lock-generation': `planted-${name}`, 'lock-base': String(base) };
+      const metadata = { 'lock-format': '1', 'lock-generation': plantedGenerationId(name), 'lock-base': String(base) };
       await this.admin.send(new PutObjectCommand({ Bucket: this.bucket, Key: lockPrefixOf(name) + 'generation', Body: JSON.stringify(metadata), Metadata: metadata, IfNoneMatch: '*' }));
     }
   }
@@ -248,13 +258,22 @@ export function lockPrefixOf(name: string, prefix: string = PREFIX): string {
   return `${prefix}${encodeLockName(name)}/`;
 }
 
-/** Key of a record of `name` (written independently of the engine's helper: MAX - epoch, 15 digits). */
-export function recordKey(name: string, epoch: number, prefix: string = PREFIX): string {
-  return lockPrefixOf(name, prefix) + String(MAX_EPOCH - epoch).padStart(15, '0');
+/** The id {@link MemoryWorld.plantGenerations} gives the generation of `name`: a uuid derived from the name. */
+export function plantedGenerationId(name: string): string {
+  const h = createHash('sha1').update(`planted-${name}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-export function epochOf(name: string, key: string, prefix: string = PREFIX): number | undefined {
-  const lp = lockPrefixOf(name, prefix);
+/**
+ * Key of a record of `name` in generation `generation` (written independently of the engine's
+ * helpers: `<lock prefix>.<generation>/`, then MAX - epoch in 15 digits).
+ */
+export function recordKey(name: string, epoch: number, generation: string = plantedGenerationId(name), prefix: string = PREFIX): string {
+  return `${lockPrefixOf(name, prefix)}.${generation}/` + String(MAX_EPOCH - epoch).padStart(15, '0');
+}
+
+export function epochOf(name: string, key: string, generation: string = plantedGenerationId(name), prefix: string = PREFIX): number | undefined {
+  const lp = `${lockPrefixOf(name, prefix)}.${generation}/`;
   if (!key.startsWith(lp)) return undefined;
   const rest = key.slice(lp.length);
   return /^\d{15}$/.test(rest) ? MAX_EPOCH - Number(rest) : undefined;

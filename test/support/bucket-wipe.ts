@@ -48,10 +48,21 @@ export async function purgePrefix(s3: S3Client, bucket: string, prefix: string):
   return entries.length;
 }
 
-/** Empties and deletes the (unversioned) bucket. */
-export async function deleteBucket(s3: S3Client, bucket: string): Promise<void> {
-  await wipePrefix(s3, bucket, '');
-  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+/**
+ * Empties and deletes the (unversioned) bucket. Clients still using it can write a key between the
+ * wipe and the delete (the store then answers BucketNotEmpty), so it wipes again and retries, as
+ * an operator would, at most `attempts` times.
+ */
+export async function deleteBucket(s3: S3Client, bucket: string, attempts = 20): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await wipePrefix(s3, bucket, '');
+    try {
+      await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+      return;
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'BucketNotEmpty' || attempt >= attempts) throw error;
+    }
+  }
 }
 
 export async function createBucket(s3: S3Client, bucket: string): Promise<void> {
