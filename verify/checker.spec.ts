@@ -293,6 +293,24 @@ describe('checkHistory', () => {
       expect(rules(history({ sections: [section(0, 'a', 5, 100, 500), section(1, 'a', 6, 2_000, 2_100)], operations: ops }))).toEqual([]);
     });
 
+    it('excuses a token repeated or lower across a loss when both generations took their base in the same second of the store clock, and counts it', () => {
+      const base = 17_961_982_410_000; // server second 1796198241, x 10^4
+      const during = history({ sections: [section(0, 'a', base + 1, 1_100, 1_150), section(1, 'a', base + 1, 1_300, 1_350)], operations: [op('wipe', 1_000, 1_500)] });
+      const d = checkHistory(during);
+      expect(d.violations).toEqual([]);
+      expect(d.stats.sameSecondLossesExcused).toBe(1);
+      const across = history({ sections: [section(0, 'a', base + 2, 100, 500), section(1, 'a', base + 1, 2_000, 2_100)], operations: [op('wipe', 1_000, 1_200)] });
+      expect(rules(across)).toEqual([]);
+      expect(checkHistory(across).stats.sameSecondLossesExcused).toBe(1);
+    });
+
+    it('still flags repeats and inversions across a loss between bases of different seconds, or without a loss', () => {
+      const base = 17_961_982_410_000;
+      expect(rules(history({ sections: [section(0, 'a', base + 10_001, 1_100, 1_150), section(1, 'a', base + 1, 1_300, 1_350)], operations: [op('wipe', 1_000, 1_500)] }))).toEqual(['fencing-order']);
+      expect(rules(history({ sections: [section(0, 'a', base + 1, 100, 150), section(1, 'a', base + 1, 300, 350)] }))).toEqual(['fencing-order']);
+      expect(rules(history({ sections: [section(0, 'a', base + 10_002, 100, 500), section(1, 'a', base + 1, 2_000, 2_100)], operations: [op('wipe', 1_000, 1_200)] }))).toEqual(['fencing-after-loss']);
+    });
+
     it('does not excuse overlaps that began before the loss', () => {
       const h = history({ sections: [section(0, 'a', 1, 100, 1_100), section(1, 'a', 2, 500, 1_100)], operations: [op('wipe', 1_000, 1_200)] });
       expect(rules(h)).toContain('mutual-exclusion');

@@ -99,6 +99,12 @@ export interface CheckStats {
    * produced before the force release and delivered after it: docs/protocol.md, "Force release").
    */
   readonly forcedInversionsExcused: number;
+  /**
+   * Token inversions or repeats across a record loss between generations whose bases were taken in
+   * the same second of the store's clock: the documented exception (docs/protocol.md, "Record
+   * loss": Dates have 1 s resolution), not a violation.
+   */
+  readonly sameSecondLossesExcused: number;
   /** Attempts over their time bound that overlapped a record loss (+ TTL): the store did not answer then. */
   readonly lossOverrunsExcused: number;
   /** Operator actions by kind (force-release, wipe, recreate-bucket). */
@@ -167,6 +173,7 @@ export function checkHistory(history: History): CheckResult {
   let forceReleaseOverlapsExcused = 0;
   let lossOverlapsExcused = 0;
   let forcedInversionsExcused = 0;
+  let sameSecondLossesExcused = 0;
   let lossOverrunsExcused = 0;
 
   /**
@@ -271,6 +278,10 @@ export function checkHistory(history: History): CheckResult {
         const earlier = sections[i]!;
         if (earlier.token === null || earlier.token < s.token) continue;
         if (losses.some((o) => earlier.start < o.startAt && o.endAt < s.start)) continue; // a record loss in between: fencing-after-loss
+        if (sameBaseSecond(earlier.token, s.token) && losses.some((o) => o.startAt < s.start && o.endAt > earlier.start)) {
+          sameSecondLossesExcused++; // a loss during or between them, both bases of one second: the documented exception
+          continue;
+        }
         if (earlier.token === s.token) {
           violations.push({ rule: 'fencing-order', name, at: s.start, pids: [earlier.pid, s.pid], tokens: [earlier.token, s.token], message: `"${name}": token ${s.token} was given to two sections (pids ${earlier.pid} at ${earlier.start.toFixed(1)} and ${s.pid} at ${s.start.toFixed(1)})` });
           continue;
@@ -308,9 +319,12 @@ export function checkHistory(history: History): CheckResult {
           holderBefore = s;
         }
       }
-      const reset = sections.filter(
-        (s) => s.start > o.endAt && s.token !== null && s.token <= maxBefore && !(s.askedAt <= o.endAt && pauses.overlaps(s.pid, s.askedAt, s.start)),
-      );
+      const reset = sections.filter((s) => {
+        if (!(s.start > o.endAt && s.token !== null && s.token <= maxBefore && !(s.askedAt <= o.endAt && pauses.overlaps(s.pid, s.askedAt, s.start)))) return false;
+        if (!sameBaseSecond(maxBefore, s.token)) return true;
+        sameSecondLossesExcused++;
+        return false;
+      });
       if (reset.length === 0 || !holderBefore) continue;
       const lowest = reset.reduce((m, s) => (s.token! < m.token! ? s : m));
       violations.push({
@@ -458,6 +472,7 @@ export function checkHistory(history: History): CheckResult {
       forceReleaseOverlapsExcused,
       lossOverlapsExcused,
       forcedInversionsExcused,
+      sameSecondLossesExcused,
       lossOverrunsExcused,
       operations: countBy(operations, (o) => o.kind),
       resumedBeforeLoss: resumedBeforeLoss(history.sections, pauses, history.run.ttlMs),
@@ -610,4 +625,15 @@ export function distribution(values: readonly number[]): Distribution {
 
 function fmt(ms: number): string {
   return ms.toFixed(0);
+}
+
+/** Bases taken from the store's clock are seconds x 10^4; below this a token is not clock-based. */
+const CLOCK_BASED_TOKENS_FROM = 1e13;
+
+/**
+ * Both tokens belong to generations whose bases were taken in the same second of the store's
+ * clock (create-only bases are server seconds x 10^4).
+ */
+function sameBaseSecond(a: number, b: number): boolean {
+  return a >= CLOCK_BASED_TOKENS_FROM && b >= CLOCK_BASED_TOKENS_FROM && Math.floor(a / 10_000) === Math.floor(b / 10_000);
 }

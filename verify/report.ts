@@ -28,6 +28,7 @@ export interface SummaryRow {
   readonly forceReleaseOverlapsExcused?: number;
   readonly lossOverlapsExcused?: number;
   readonly forcedInversionsExcused?: number;
+  readonly sameSecondLossesExcused?: number;
   readonly lossOverrunsExcused?: number;
   readonly schedules?: readonly string[];
   /** Operator actions by kind, force releases also by trigger (random / claim) and by result. */
@@ -77,6 +78,7 @@ export function summaryRow(r: ProtocolRun): SummaryRow {
     forceReleaseOverlapsExcused: s.forceReleaseOverlapsExcused,
     lossOverlapsExcused: s.lossOverlapsExcused,
     forcedInversionsExcused: s.forcedInversionsExcused,
+    sameSecondLossesExcused: s.sameSecondLossesExcused,
     lossOverrunsExcused: s.lossOverrunsExcused,
     schedules: run.schedules ?? [],
     operations: operationCounts(run),
@@ -137,6 +139,7 @@ export function formatSummary(summary: Summary): string {
     line('force-released overlaps (< 1 TTL)', (r) => String(r.forceReleaseOverlapsExcused ?? 0)),
     line('overlaps after record loss (< 1 TTL)', (r) => String(r.lossOverlapsExcused ?? 0)),
     line('token inversions, force release in flight', (r) => String(r.forcedInversionsExcused ?? 0)),
+    line('token repeats/inversions, loss in a base second', (r) => String(r.sameSecondLossesExcused ?? 0)),
     line('attempts past their bound during record loss', (r) => String(r.lossOverrunsExcused ?? 0)),
     line('worst loss signal after SIGCONT ms', (r) => (r.worstLossAfterResumeMs === null ? '-' : String(r.worstLossAfterResumeMs))),
     line('resumed before loss signal (sections/writes)', (r) => `${r.resumedBeforeLoss?.sections ?? 0}/${r.resumedBeforeLoss?.writes ?? 0}`),

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3LockManager } from '../src';
+import { defaultRequestTimeoutMs } from '../src/core/lock-options';
 import { checkHistory, loadHistory, type CheckResult } from './checker';
 import { FaultProxy, defaultFaultProfile } from './fault-proxy';
 import { FencingResource } from './fencing-resource';
@@ -55,19 +56,20 @@ const READY_TIMEOUT_MS = 120_000;
 /** Clock skews given to workers 0, 1, 2, 3, 4, ... (faults on): two of every four are an hour off. */
 const SKEWS_MS = [3_600_000, -3_600_000, 0, 0];
 
-/** The engine's request timeout for a TTL (lock-manager.ts); the checker's bounds follow from it. */
+/** The engine's default request timeout for a TTL (`requestTimeoutMs`); the checker's bounds follow from it. */
 export function requestTimeoutFor(ttlMs: number): number {
-  return Math.min(10_000, Math.max(2_000, Math.floor(ttlMs / 2)));
+  return defaultRequestTimeoutMs(ttlMs);
 }
 
 /**
  * The checker's tolerances: acquire() may overrun its waitMs by one request in flight (the request
- * timeout) plus 1 s; one tryAcquire() may take four requests (LIST, HEAD, PUT, read-back HEAD) plus
- * 1 s; a paused holder's loss signal must fire within 500 ms of SIGCONT.
+ * timeout) plus 1 s; one tryAcquire() (or waitMs 0) answers within one request timeout, the
+ * engine's limit for a whole attempt, plus 1 s; a paused holder's loss signal must fire within
+ * 500 ms of SIGCONT.
  */
 export function boundsFor(ttlMs: number, acquireSlackMs?: number): CheckBounds {
   const request = requestTimeoutFor(ttlMs);
-  return { acquireSlackMs: acquireSlackMs ?? request + 1_000, attemptBoundMs: 4 * request + 1_000, lossAfterResumeMs: 500, requestTimeoutMs: request, interferenceSlackMs: 500 };
+  return { acquireSlackMs: acquireSlackMs ?? request + 1_000, attemptBoundMs: request + 1_000, lossAfterResumeMs: 500, requestTimeoutMs: request, interferenceSlackMs: 500 };
 }
 
 function progress(message: string): void {

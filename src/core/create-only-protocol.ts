@@ -88,6 +88,11 @@ export class CreateOnlyProtocol implements LockProtocol {
    * name). Never dropped by age or count: only once the lease's name is idle ({@link forget}).
    */
   private readonly unsettled = new Map<string, { readonly name: string; readonly sentAt: number }>();
+  /**
+   * Per name: the newest epoch this manager has seen or written, kept when its view is dropped (a
+   * loss), so that a generation this manager creates starts above it (docs/protocol.md, record loss).
+   */
+  private readonly highestEpochs: BoundedCache<string, number>;
   /** Per generation id: when this manager first read it (a grant in it needs a declaration check sent later). */
   private readonly generationsSeen: BoundedCache<string, number>;
   /**
@@ -108,6 +113,12 @@ export class CreateOnlyProtocol implements LockProtocol {
     this.views = new BoundedCache(NAMES_CACHED, VIEW_MAX_AGE_MS, mono);
     this.lastGc = new BoundedCache(NAMES_CACHED, options.gcIntervalMs, mono);
     this.generationsSeen = new BoundedCache(GENERATIONS_REMEMBERED, GENERATION_SEEN_MAX_AGE_MS, mono);
+    this.highestEpochs = new BoundedCache(NAMES_CACHED, GENERATION_SEEN_MAX_AGE_MS, mono);
+  }
+
+  private setView(name: string, view: View): void {
+    this.views.set(name, view);
+    if (view.epoch > (this.highestEpochs.get(name) ?? 0)) this.highestEpochs.set(name, view.epoch);
   }
 
   /**
@@ -125,6 +136,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       'create-only views': this.views.size,
       'create-only lastGc': this.lastGc.size,
       'create-only generationsSeen': this.generationsSeen.size,
+      'create-only highestEpochs': this.highestEpochs.size,
       'create-only unsettled': this.unsettled.size,
       'create-only pendingGrants': this.pendingGrants.size,
     };
@@ -403,7 +415,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       };
       if (out.kind === 'created') {
         await this.guard?.confirm(out.versionId);
-        this.views.set(name, { epoch, record, lastModifiedMs: undefined, confirmedAt: out.sentAt, generation });
+        this.setView(name, { epoch, record, lastModifiedMs: undefined, confirmedAt: out.sentAt, generation });
         return { mine: true, sentAt: sentAt() };
       }
       if (out.kind === 'unknown') lastError = out.error;
@@ -412,13 +424,13 @@ export class CreateOnlyProtocol implements LockProtocol {
         const found = recordFromMetadata(name, key, head.metadata);
         if (found.nonce === record.nonce || (found.leaseId === record.leaseId && found.kind === record.kind && found.ownerId === record.ownerId)) {
           await this.guard?.confirm(head.versionId);
-          this.views.set(name, { epoch, record: found, lastModifiedMs: head.lastModifiedMs, confirmedAt: out.sentAt, generation });
+          this.setView(name, { epoch, record: found, lastModifiedMs: head.lastModifiedMs, confirmedAt: out.sentAt, generation });
           return { mine: true, sentAt: sentAt() };
         }
         // Someone else created this epoch after `before` was confirmed: `before.confirmedAt` still bounds its age.
         this.unsettled.delete(record.leaseId);
         const view: View = { epoch, record: found, lastModifiedMs: head.lastModifiedMs, confirmedAt: before?.confirmedAt ?? out.sentAt, generation };
-        this.views.set(name, view);
+        this.setView(name, view);
         return { mine: false, view };
       }
       // Not there: our write was not applied (unknown outcome), or a 412 for a key that vanished. Try again.
@@ -460,7 +472,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       let generation = found.generation;
       let createdNow = false;
       if (!generation && create) {
-        const made = await this.createGeneration(name, previous?.epoch ?? 0, found.missingAtMs);
+        const made = await this.createGeneration(name, Math.max(previous?.epoch ?? 0, this.highestEpochs.get(name) ?? 0), found.missingAtMs);
         generation = made.generation;
         createdNow = made.created;
       }
@@ -477,7 +489,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       const newest = listed.newest;
       if (!newest || newest.epoch <= generation.base) {
         const view = empty(generation.base);
-        this.views.set(name, view);
+        this.setView(name, view);
         return view;
       }
       const head = await this.gateway.head(newest.key, name, 'read');
@@ -489,7 +501,7 @@ export class CreateOnlyProtocol implements LockProtocol {
         confirmedAt: listed.sentAt,
         generation: generation.id,
       };
-      this.views.set(name, view);
+      this.setView(name, view);
       return view;
     }
     throw new S3LockStoreError(name, 'read', undefined, new Error('the newest record kept disappearing between LIST and HEAD'));
@@ -530,18 +542,27 @@ export class CreateOnlyProtocol implements LockProtocol {
 
   /**
    * Creates the generation record of a log that has none (never used, or its records were lost),
-   * with a base from the server clock: the later of the clock's lower bound and `missingAtMs`, the
-   * `Date` of the answer that showed the record missing (the bound may lag a forward step of the
-   * store's clock; that answer cannot, docs/protocol.md, assumption R), and at least the newest
-   * epoch this manager knows of the lock. Whoever wins the create, the one record that exists is
-   * adopted (`created` false: its folder may hold records already).
+   * with a base from the server clock: the later of the clock's lower bound and the earlier of the
+   * `Date`s of two answers that showed the record missing (`missingAtMs` and one more GET): the
+   * bound may lag a forward step of the store's clock, which those answers cannot, and one answer
+   * of a skewed node cannot lift the base alone (docs/protocol.md, assumption R). At least the
+   * newest epoch this manager has seen of the lock. Whoever wins the create, the one record that
+   * exists is adopted (`created` false: its folder may hold records already).
    */
   private async createGeneration(name: string, knownEpoch: number, missingAtMs: number | undefined): Promise<{ generation: LogGeneration; created: boolean }> {
     const key = generationKey(lockKeyPrefix(this.options.prefix, name));
     let lastError: unknown;
+    let firstMissingAtMs = missingAtMs;
     for (let attempt = 0; attempt < 3; attempt++) {
+      // A second answer: the base takes the earlier of two answers' dates, so that one answer of
+      // a skewed node cannot lift it (docs/protocol.md, record loss). Someone may have created the
+      // record meanwhile: adopt it.
+      const again = await this.readGenerationAnswer(name, 'read');
+      if (again.generation) return { generation: again.generation, created: false };
+      const missingAt = firstMissingAtMs === undefined || again.missingAtMs === undefined ? undefined : Math.min(firstMissingAtMs, again.missingAtMs);
+      firstMissingAtMs = again.missingAtMs;
       const bound = this.gateway.serverClock.nowLowerBound();
-      const serverNow = bound === undefined ? missingAtMs : missingAtMs === undefined ? bound : Math.max(bound, missingAtMs);
+      const serverNow = bound === undefined ? missingAt : missingAt === undefined ? bound : Math.max(bound, missingAt);
       if (serverNow === undefined) throw new S3LockStoreError(name, 'read', undefined, new Error('the store sent no Date header: cannot derive a generation base'));
       const generation: LogGeneration = { id: uuidv4(), base: generationBase(serverNow, knownEpoch) };
       const out = await this.gateway.createIfAbsent(key, generationToMetadata(generation), name, 'read');
@@ -618,7 +639,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       const head = await this.gateway.get(key, name, 'poll');
       if (!head.found) {
         view = { ...view, confirmedAt: sentAt };
-        this.views.set(name, view);
+        this.setView(name, view);
         return view;
       }
       view = { epoch: view.epoch + 1, record: recordFromMetadata(name, key, head.metadata), lastModifiedMs: head.lastModifiedMs, confirmedAt: view.confirmedAt, generation: view.generation };
@@ -631,7 +652,7 @@ export class CreateOnlyProtocol implements LockProtocol {
     const head = await this.gateway.head(key, name, 'read');
     if (!head.found) return this.loadView(name, view.generation !== undefined);
     const updated = { ...view, lastModifiedMs: head.lastModifiedMs };
-    this.views.set(name, updated);
+    this.setView(name, updated);
     return updated;
   }
 

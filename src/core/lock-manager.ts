@@ -58,7 +58,7 @@ export class S3LockManager {
     const given = options.client as S3Client;
     this.ownsClient = typeof given.send !== 'function';
     this.client = this.ownsClient ? new S3Client(withSafeDefaults(options.client as S3ClientConfig)) : given;
-    const requestTimeoutMs = Math.min(10_000, Math.max(2_000, Math.floor(this.options.ttlMs / 2)));
+    const requestTimeoutMs = this.options.requestTimeoutMs;
     const toleranceMs = this.options.serverClockToleranceMs;
     const serverClock = new ServerClock(this.mono, {
       toleranceMs,
@@ -183,6 +183,8 @@ export class S3LockManager {
         mono: this.mono,
         events: this.events,
         maxPollIntervalMs: this.options.maxPollIntervalMs,
+        attemptTimeoutMs: this.options.requestTimeoutMs,
+        bucket: this.options.bucket,
         protocol: () => this.protocol(),
         safetyMarginFor: (ttlMs) => safetyMarginFor(ttlMs, this.options.safetyMarginMs),
         afterRelease: (n, lease) => this.collectGarbage(n, lease),

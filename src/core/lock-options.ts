@@ -71,6 +71,14 @@ export interface S3LockManagerOptions {
    */
   maxPollIntervalMs?: number;
   /**
+   * Time limit of one store call (the SDK's retries of it included), and of one attempt to acquire:
+   * `tryAcquire()`, and `acquire()` / `using()` with `waitMs: 0`, answer within it. An attempt still
+   * running then fails with {@link S3LockStoreError} and goes on in the background, releasing any
+   * lease it wins; waiting acquisitions keep polling until `waitMs`.
+   * @default half the manager's ttlMs, between 2000 and 10000
+   */
+  requestTimeoutMs?: number;
+  /**
    * The holder stops believing it holds the lock this long before the lease could expire in the
    * store's eyes, so that work can stop before anyone else can take over.
    * @default 10% of ttlMs, between 100 and 2000
@@ -129,6 +137,7 @@ export interface ResolvedManagerOptions {
   readonly waitMs: number;
   readonly protocol: S3LockProtocolName;
   readonly maxPollIntervalMs: number;
+  readonly requestTimeoutMs: number;
   readonly safetyMarginMs: number | undefined;
   readonly serverClockToleranceMs: number;
   readonly gcHorizonMs: number;
@@ -155,6 +164,11 @@ const DIRECTORY_BUCKET_RULE =
   'Directory buckets list keys in no particular order and do not support StartAfter, which the create-only protocol needs ' +
   "to find a lock's newest record in one LIST and to collect old records; they have no versioning, which the versioned protocol needs. " +
   'Use a general purpose bucket.';
+
+/** The default time limit of one store call and of one attempt: half the TTL, between 2 s and 10 s. */
+export function defaultRequestTimeoutMs(ttlMs: number): number {
+  return Math.min(10_000, Math.max(2_000, Math.floor(ttlMs / 2)));
+}
 
 /** Smallest TTL accepted: the store's dates have 1 s resolution. */
 export const MIN_TTL_MS = 2_000;
@@ -242,6 +256,7 @@ export function resolveManagerOptions(options: S3LockManagerOptions, defaultHost
     waitMs: checkWait(options.waitMs ?? DEFAULTS.waitMs),
     protocol,
     maxPollIntervalMs: checkPositiveInt('maxPollIntervalMs', options.maxPollIntervalMs ?? DEFAULTS.maxPollIntervalMs, 20),
+    requestTimeoutMs: checkPositiveInt('requestTimeoutMs', options.requestTimeoutMs ?? defaultRequestTimeoutMs(ttlMs), 100),
     safetyMarginMs: options.safetyMarginMs,
     serverClockToleranceMs: checkPositiveInt('serverClockToleranceMs', options.serverClockToleranceMs ?? DEFAULTS.serverClockToleranceMs, 0),
     gcHorizonMs,

@@ -10,6 +10,9 @@ export interface QueueHost {
   readonly mono: MonotonicClock;
   readonly events: LockEvents;
   readonly maxPollIntervalMs: number;
+  /** Time limit of one single attempt (the manager's `requestTimeoutMs`). */
+  readonly attemptTimeoutMs: number;
+  readonly bucket: string;
   protocol(): Promise<LockProtocol>;
   safetyMarginFor(ttlMs: number): number;
   /** Garbage collection in the background after a release. */
@@ -158,11 +161,13 @@ export class LockQueue {
       this.attempts++;
       try {
         const protocol = await this.protocol();
-        const result = await this.serial(async () => {
-          this.assertOpen();
-          if (this.holder?.isLive) return this.localHolderResult();
-          return protocol.tryAcquire(request);
-        });
+        const result = await this.withinAttemptTime(
+          this.serial(async () => {
+            this.assertOpen();
+            if (this.holder?.isLive) return this.localHolderResult();
+            return protocol.tryAcquire(request);
+          }),
+        );
         if (result.acquired) {
           const lease = this.grant(result);
           this.assertOpen();
@@ -174,6 +179,58 @@ export class LockQueue {
         this.attempts--;
         this.checkIdle();
       }
+    });
+  }
+
+  /**
+   * The answer of a single attempt within {@link QueueHost.attemptTimeoutMs} (one request timeout
+   * for the whole attempt, not one per request in series). Past it the caller gets a
+   * {@link S3LockStoreError} and the attempt goes on in the background: a lease it wins is
+   * released, never handed out, and an error it meets is reported as a `storeError` event.
+   * `close()` waits for it.
+   */
+  private withinAttemptTime(run: Promise<AcquireResult>): Promise<AcquireResult> {
+    const limitMs = this.host.attemptTimeoutMs;
+    return new Promise<AcquireResult>((resolve, reject) => {
+      let late = false;
+      const cancel = unrefTimeout(() => {
+        late = true;
+        const background = run
+          .then(
+            (result) => {
+              if (result.acquired) this.releaseUnwanted(result.lease);
+            },
+            (error: unknown) => {
+              if (!(error instanceof S3LockClosedError)) this.host.events.emit('storeError', { name: this.name, operation: 'acquire', error: asError(error) });
+            },
+          )
+          .finally(() => {
+            this.strayReleases.delete(background);
+            this.checkIdle();
+          });
+        this.strayReleases.add(background);
+        reject(
+          new S3LockStoreError(
+            this.name,
+            'acquire',
+            undefined,
+            new Error(`no answer within requestTimeoutMs (${limitMs} ms): the store is slow or unreachable; the attempt goes on in the background and releases anything it wins`),
+            this.host.bucket,
+          ),
+        );
+      }, limitMs);
+      run.then(
+        (result) => {
+          if (late) return;
+          cancel();
+          resolve(result);
+        },
+        (error: unknown) => {
+          if (late) return;
+          cancel();
+          reject(error);
+        },
+      );
     });
   }
 
@@ -333,7 +390,10 @@ export class LockQueue {
       .catch((error: unknown) => {
         this.host.events.emit('storeError', { name: this.name, operation: 'release', error: asError(error) });
       })
-      .finally(() => this.strayReleases.delete(release));
+      .finally(() => {
+        this.strayReleases.delete(release);
+        this.checkIdle();
+      });
     this.strayReleases.add(release);
   }
 

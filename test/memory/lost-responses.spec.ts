@@ -164,7 +164,8 @@ describe('lost responses after an applied create (SDK retry -> 412 -> read-back)
       fault: { kind: 'delay', ms: 2500 },
     });
     const lock = a.manager.lock('late');
-    await expect(lock.tryAcquire()).resolves.toBe(true);
+    // (a waiting acquire: a single attempt answers within one request timeout, this one takes longer)
+    await lock.acquire({ waitMs: 10_000 });
     expect(late.fired).toBe(1);
     expect(lock.fencingToken).toBe(1);
     await expect(b.manager.lock('late').tryAcquire()).resolves.toBe(false);

@@ -6,7 +6,9 @@
  */
 import { S3LockManager, S3LockTimeoutError, type S3LockEvents } from '../../src';
 import { createInMemoryS3Client, InMemoryS3RequestHandler, type InMemoryS3 } from '../../src/testing';
-import { MemoryWorld, PREFIX, TTL_MS } from './support';
+import { BASE_EPOCHS_PER_SECOND } from '../../src/core/log-generation';
+import { wipePrefix } from '../support/bucket-wipe';
+import { MemoryWorld, PREFIX, TTL_MS, lockPrefixOf } from './support';
 
 const SKEW_MS = 5_000;
 
@@ -67,6 +69,55 @@ describe.each(['create-only', 'versioned'] as const)('a skewed store node (%s)',
     await expect(b.tryAcquire()).resolves.toBe(true);
     expect(b.fencingToken).toBeGreaterThan(token);
     await b.release();
+    client.destroy();
+  });
+});
+
+describe('a skewed store node answers that a generation record is missing (create-only)', () => {
+  let world: MemoryWorld;
+  const extra: S3LockManager[] = [];
+  beforeEach(async () => {
+    world = await MemoryWorld.create();
+  });
+  afterEach(async () => {
+    await Promise.allSettled(extra.splice(0).map((m) => m.close()));
+    await world.close();
+  });
+
+  /** A client of `store` whose first answer to a GET of a generation record that is missing is dated `SKEW_MS` ahead. */
+  function firstMissingAnswerSkewed(store: InMemoryS3) {
+    let skewed = false;
+    const proxy = Object.create(store) as InMemoryS3;
+    proxy.handle = async (request) => {
+      const response = await store.handle(request);
+      if (!skewed && request.method === 'GET' && request.path.endsWith('/generation') && response.statusCode === 404 && response.headers['date']) {
+        skewed = true;
+        response.headers['date'] = new Date(Date.parse(response.headers['date']) + SKEW_MS).toUTCString();
+      }
+      return response;
+    };
+    return createInMemoryS3Client(store, { requestHandler: new InMemoryS3RequestHandler(proxy) });
+  }
+
+  it('one answer 5 s ahead does not lift the base: after a loss, a process with sound answers gets a token above it', async () => {
+    const client = firstMissingAnswerSkewed(world.store);
+    const skewedReader = new S3LockManager({ client, bucket: world.bucket, protocol: 'create-only', prefix: PREFIX, ttlMs: TTL_MS });
+    extra.push(skewedReader);
+    await skewedReader.probe();
+    const first = skewedReader.lock('job');
+    await first.acquire();
+    const token = first.fencingToken!;
+    await first.release();
+    const baseSecond = Math.floor(token / BASE_EPOCHS_PER_SECOND);
+    expect(baseSecond * 1_000).toBeLessThan(Date.now() + 1_500); // the store's clock is the machine's here
+
+    await new Promise((resolve) => setTimeout(resolve, 1_700)); // assumption R1: the loss comes after the generation's first second
+    await wipePrefix(world.admin, world.bucket, lockPrefixOf('job'));
+    const sound = world.manager();
+    const after = sound.manager.lock('job');
+    await after.acquire();
+    expect(after.fencingToken!).toBeGreaterThan(token);
+    await after.release();
     client.destroy();
   });
 });
