@@ -342,11 +342,18 @@ export class CreateOnlyProtocol implements LockProtocol {
     if (serverNow === undefined) return;
     const cutoff = serverNow - gcHorizonMs;
     if (view.generation === undefined) return;
+    // Which generation is current comes from the store, never from the view: a release writes no
+    // generation check, so the view of a lease that missed a force release or a loss is of an older
+    // generation, and taking it for the current one would collect the current folder's newest
+    // records. A folder created after this GET holds only records younger than the horizon.
+    const generation = await this.readGeneration(name, 'garbage collection');
+    if (!generation) return;
     const lockPrefix = lockKeyPrefix(this.options.prefix, name);
-    const current = generationFolder(lockPrefix, view.generation);
+    const current = generationFolder(lockPrefix, generation.id);
     const doomed: Array<{ key: string }> = [];
-    // The current generation's folder: direct children only, epochs <= newest - 2, newest first.
-    await this.collectRecordKeys(name, current, epochKey(current, view.epoch - 1), cutoff, doomed);
+    // The current generation's folder (only when the view is of it: its epoch bounds what may go):
+    // direct children only, epochs <= newest - 2, newest first.
+    if (view.generation === generation.id) await this.collectRecordKeys(name, current, epochKey(current, view.epoch - 1), cutoff, doomed);
     // The lock's folder: records of versions without generation folders, and the folders of older
     // generations (leftovers, never read). Another manager's keys below the folder are common
     // prefixes that are not generation folders, and are never touched.

@@ -15,12 +15,26 @@ export function probeKey(prefix: string): string {
 
 /**
  * Proves that create-only writes are honoured in this bucket and prefix: creates a fresh key with
- * `If-None-Match: *` twice; the second must fail with 412 (when it succeeds, a third create tells a
- * store that ignores the condition, which lets it succeed too, from a key that vanished meanwhile). Cleans up its key (and its version, in
- * a versioned bucket). Store failures throw {@link S3LockStoreError}.
+ * `If-None-Match: *` twice; the second must fail with 412. When it succeeds, a third create tells a
+ * store that ignores the condition (it lets the third succeed too) from a key that vanished
+ * meanwhile (a 412: the bucket re-created or the prefix wiped during the probe, a store error to
+ * retry). A wipe in rounds can delete the key twice, so a store is refused only when
+ * {@link PROBE_KEYS} fresh keys in a row all take three creates. Cleans up its keys (and their
+ * versions, in a versioned bucket). Store failures throw {@link S3LockStoreError}.
  */
 export async function probeCreateOnly(gateway: S3Gateway, prefix: string): Promise<ProbeVerdict> {
-  const key = probeKey(prefix);
+  for (let round = 0; round < PROBE_KEYS; round++) {
+    const outcome = await createTwice(gateway, probeKey(prefix));
+    if (outcome.honoured) return { ok: true, versionIds: outcome.versionIds };
+  }
+  return { ok: false, primitive: 'if-none-match', detail: `a second PutObject with If-None-Match: * on the same key succeeded (${PROBE_KEYS} fresh keys in a row)` };
+}
+
+/** Fresh keys the create-only probe tries before it refuses a store. */
+export const PROBE_KEYS = 3;
+
+/** Creates `key` twice (three times when the second succeeds), then cleans it up. */
+async function createTwice(gateway: S3Gateway, key: string): Promise<{ honoured: boolean; versionIds: boolean }> {
   const metadata = { 'lock-probe': '1' };
   const versions: Array<string | undefined> = [];
   try {
@@ -29,17 +43,17 @@ export async function probeCreateOnly(gateway: S3Gateway, prefix: string): Promi
     if (first.kind === 'created') versions.push(first.versionId);
     const second = await gateway.createIfAbsent(key, metadata, undefined, 'probe');
     if (second.kind === 'unknown') throw new S3LockStoreError(undefined, 'probe', undefined, second.error);
-    if (second.kind === 'created') {
-      versions.push(second.versionId);
-      // A store that ignores the condition lets a third create succeed too. A 412 now means the
-      // condition is honoured and the first key vanished in between (the bucket was re-created or
-      // the prefix wiped during the probe): a store failure to retry, never a refusal.
-      const third = await gateway.createIfAbsent(key, metadata, undefined, 'probe');
-      if (third.kind === 'created') versions.push(third.versionId);
-      if (third.kind !== 'exists') return { ok: false, primitive: 'if-none-match', detail: 'a second PutObject with If-None-Match: * on the same key succeeded' };
+    if (second.kind !== 'created') return { honoured: true, versionIds: versions.some((v) => v !== undefined && v !== 'null') };
+    versions.push(second.versionId);
+    // A store that ignores the condition lets a third create succeed too. A 412 now means the
+    // condition is honoured and the first key vanished in between: a store failure to retry.
+    const third = await gateway.createIfAbsent(key, metadata, undefined, 'probe');
+    if (third.kind === 'unknown') throw new S3LockStoreError(undefined, 'probe', undefined, third.error);
+    if (third.kind === 'exists') {
       throw new S3LockStoreError(undefined, 'probe', undefined, new Error(`the probe's key ${key} vanished between its first and second create (the bucket re-created or the prefix emptied meanwhile?); probe again`));
     }
-    return { ok: true, versionIds: versions.some((v) => v !== undefined && v !== 'null') };
+    versions.push(third.versionId);
+    return { honoured: false, versionIds: false };
   } finally {
     await cleanUp(gateway, key, versions);
   }

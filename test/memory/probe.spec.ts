@@ -120,4 +120,22 @@ describe('store probe', () => {
     await expect(p.manager.probe()).resolves.toBe('create-only');
     await expect(p.manager.lock('job').tryAcquire()).resolves.toBe(true);
   }, 20_000);
+
+  it('a probe key deleted after each of its first two creates (a wipe in rounds) is not taken for a store that ignores the condition: a fresh key is tried', async () => {
+    world = await MemoryWorld.create();
+    const p = world.manager({ protocol: 'create-only' });
+    const faults = new ClientFaults(p.client);
+    let wiped = 0;
+    const wipe = async (): Promise<void> => {
+      for (const key of await world.keys(`${PREFIX}.probe/`)) {
+        await world.admin.send(new DeleteObjectCommand({ Bucket: world.bucket, Key: key }));
+        wiped += 1;
+      }
+    };
+    // after the first and after the second create of the probe's key: the key is deleted
+    faults.next('PutObject', { kind: 'hold-after', action: wipe }, 2);
+    await expect(p.manager.probe()).resolves.toBe('create-only');
+    expect(wiped).toBe(2);
+    await expect(p.manager.lock('job').tryAcquire()).resolves.toBe(true);
+  }, 20_000);
 });
