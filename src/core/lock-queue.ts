@@ -160,13 +160,15 @@ export class LockQueue {
     return this.track(async () => {
       this.attempts++;
       try {
-        const protocol = await this.protocol();
+        // the limit covers choosing the protocol too (the probe, at first use)
         const result = await this.withinAttemptTime(
-          this.serial(async () => {
-            this.assertOpen();
-            if (this.holder?.isLive) return this.localHolderResult();
-            return protocol.tryAcquire(request);
-          }),
+          this.protocol().then((protocol) =>
+            this.serial(async () => {
+              this.assertOpen();
+              if (this.holder?.isLive) return this.localHolderResult();
+              return protocol.tryAcquire(request);
+            }),
+          ),
         );
         if (result.acquired) {
           const lease = this.grant(result);
