@@ -62,6 +62,8 @@ export interface CreateOnlyProtocolOptions {
   readonly serverClockToleranceMs: number;
   readonly gcHorizonMs: number;
   readonly gcIntervalMs: number;
+  /** How long nobody builds on a force release's record: the force release's generation PUT has landed by then. */
+  readonly forcedSettleMs: number;
 }
 
 type WriteOutcome = { readonly mine: true; readonly sentAt: number } | { readonly mine: false; readonly view: View };
@@ -167,12 +169,14 @@ export class CreateOnlyProtocol implements LockProtocol {
         return { acquired: true, lease: { ...request, fencingToken: pending.epoch, cursor: pending.epoch, generation: pending.generation }, sentAt: pending.sentAt };
       }
     }
-    if (!view || view.generation === undefined || this.mono.now() - view.confirmedAt > VIEW_MAX_AGE_MS) {
+    // A force release's record is never built on: read the generation again (it names the new one
+    // as soon as the force release's second write has landed).
+    if (!view || view.generation === undefined || this.mono.now() - view.confirmedAt > VIEW_MAX_AGE_MS || view.record?.forced === true) {
       view = await this.loadView(name, true);
       polled = true;
     }
     for (let round = 0; round < 4; round++) {
-      if (view.record && view.record.kind !== 'release' && view.lastModifiedMs === undefined) {
+      if (view.record && (view.record.kind !== 'release' || view.record.forced === true) && view.lastModifiedMs === undefined) {
         view = await this.withLastModified(name, view);
       }
       if (!this.isFree(view)) {
@@ -297,21 +301,28 @@ export class CreateOnlyProtocol implements LockProtocol {
 
   /**
    * Ends the current lease: creates a release record above the newest record (which wakes every
-   * waiter's poll), then replaces the generation record (a plain PUT: new id, base at or above that
-   * release, marked `forced`). The holder learns it at its next renewal (`taken-over`); a claim of
-   * the old generation whose generation check is answered after the replacement is not granted, so
-   * no older token is handed out after a newer one (docs/protocol.md, "Force release").
+   * waiter's poll; marked, so that nobody builds on it), then replaces the generation record (a
+   * plain PUT: new id, base at or above that release, marked `forced`). The holder learns it at its
+   * next renewal (`taken-over`); a claim of the old generation whose generation check is answered
+   * after the replacement is not granted, and no claim is made on the marked record, so no token is
+   * handed out twice or after a newer one (docs/protocol.md, "Force release").
    */
   async forceRelease(name: string): Promise<boolean> {
     return this.dropViewOnMissingBucket(name, async () => {
       for (let attempt = 0; attempt < 5; attempt++) {
         const view = await this.loadView(name, false);
         const held = view.record;
-        if (view.generation === undefined || !held || held.kind === 'release') return false;
-        const epoch = view.epoch + 1;
-        const record: LockRecord = { ...held, kind: 'release', nonce: uuidv4(), host: this.options.host, pid: this.options.pid };
-        const outcome = await this.write(name, epoch, record, view, 'force release', view.generation);
-        if (!outcome.mine) continue;
+        if (view.generation === undefined || !held) return false;
+        // an earlier force release whose second write did not land: finish it
+        const unfinished = held.forced === true;
+        if (held.kind === 'release' && !unfinished) return false;
+        const epoch = unfinished ? view.epoch : view.epoch + 1;
+        if (!unfinished) {
+          // marked, and held for forcedSettleMs: nobody builds on it before the generation is replaced
+          const record: LockRecord = { ...held, kind: 'release', forced: true, ttlMs: this.options.forcedSettleMs, nonce: uuidv4(), host: this.options.host, pid: this.options.pid };
+          const outcome = await this.write(name, epoch, record, view, 'force release', view.generation);
+          if (!outcome.mine) continue;
+        }
         const serverNow = this.gateway.serverClock.nowLowerBound();
         if (serverNow === undefined) throw new S3LockStoreError(name, 'force release', undefined, new Error('the store sent no Date header: cannot derive a generation base'));
         const generation: LogGeneration = { id: uuidv4(), base: generationBase(serverNow, epoch), forced: true };
@@ -666,12 +677,12 @@ export class CreateOnlyProtocol implements LockProtocol {
   /** Server time from which the record's lease can be taken over, or undefined if the lock is not held. */
   private expiresAtServer(view: View): number | undefined {
     const r = view.record;
-    if (!r || r.kind === 'release' || view.lastModifiedMs === undefined) return undefined;
+    if (!r || (r.kind === 'release' && r.forced !== true) || view.lastModifiedMs === undefined) return undefined;
     return view.lastModifiedMs + DATE_RESOLUTION_MS + r.ttlMs + this.options.serverClockToleranceMs;
   }
 
   private isFree(view: View): boolean {
-    if (!view.record || view.record.kind === 'release') return true;
+    if (!view.record || (view.record.kind === 'release' && view.record.forced !== true)) return true;
     const expiresAt = this.expiresAtServer(view);
     const serverNow = this.gateway.serverClock.nowLowerBound();
     return expiresAt !== undefined && serverNow !== undefined && serverNow >= expiresAt;

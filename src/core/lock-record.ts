@@ -17,6 +17,12 @@ export interface LockRecord {
   readonly nonce: string;
   readonly host: string;
   readonly pid: number;
+  /**
+   * A force release's record (create-only): nobody builds on it until it expires (`ttlMs` after it
+   * was written), by when the generation record that the force release replaces next names a new
+   * generation (docs/protocol.md, "Force release").
+   */
+  readonly forced?: boolean;
 }
 
 /** Format version of records written by this library. */
@@ -34,6 +40,7 @@ export function recordToMetadata(record: LockRecord): Record<string, string> {
     'lock-nonce': record.nonce,
     'lock-host': encodeURIComponent(record.host),
     'lock-pid': String(record.pid),
+    ...(record.forced ? { 'lock-cause': 'force-release' } : {}),
   };
 }
 
@@ -67,5 +74,6 @@ export function recordFromMetadata(lockName: string, key: string, metadata: Reco
     nonce: m['lock-nonce']!,
     host,
     pid: Number.isSafeInteger(pid) ? pid : -1,
+    ...(kind === 'release' && m['lock-cause'] === 'force-release' ? { forced: true } : {}),
   };
 }

@@ -172,9 +172,16 @@ function createOnly(deps: ProtocolDeps, versionedAtProbe: boolean, check: Declar
       serverClockToleranceMs: options.serverClockToleranceMs,
       gcHorizonMs: options.gcHorizonMs,
       gcIntervalMs: options.gcIntervalMs,
+      forcedSettleMs: options.requestTimeoutMs + FORCED_SETTLE_EXTRA_MS,
     },
     deps.mono,
     guard,
     check,
   );
 }
+
+/**
+ * A force release's record is held this much longer than the request timeout of its second write
+ * (the generation PUT): by then that write has landed or failed.
+ */
+const FORCED_SETTLE_EXTRA_MS = 1_000;

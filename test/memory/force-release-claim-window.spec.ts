@@ -1,0 +1,50 @@
+/**
+ * A waiter woken by a force release's record must not claim the epoch after it in the old
+ * generation. The force release writes its record `n` (step 2), then replaces the generation
+ * record with a base of at least `n` (step 3). A claim of `n + 1` whose check was answered
+ * between the two was granted `n + 1`; when the server clock's second gave no more than `n`, the
+ * new generation's first grant was `n + 1` too: two holders of one token. Nobody builds on a force
+ * release's record now; a waiter reads the generation again and competes in the new one.
+ */
+import { MemoryWorld, lockPrefixOf, sleep, waitFor } from './support';
+
+describe('force release: a claim between its two writes', () => {
+  let world: MemoryWorld;
+  beforeEach(async () => {
+    world = await MemoryWorld.create();
+  });
+  afterEach(() => world.close());
+
+  it.each([
+    ['in the second the generation began', false],
+    ['by an operator process that has not followed a step of the store clock', true],
+  ])('%s: no token is granted twice', async (_case, step) => {
+    const operator = world.manager();
+    await operator.manager.probe();
+    for (let i = 0; i < 5; i++) await operator.manager.inspect('other');
+    if (step) world.store.setClockOffset(3_600_000);
+    else {
+      const ms = Date.now() % 1000;
+      if (ms > 300) await sleep(1000 - ms + 5); // the start of a second
+    }
+    const w = world.manager();
+    const x = world.manager();
+    await Promise.all([w.manager.probe(), x.manager.probe()]);
+    const held = world.manager().manager.lock('job');
+    await held.acquire();
+    const heldToken = held.fencingToken!;
+    // the force release's second write (the generation PUT) is slow
+    operator.tap.inject({ match: { operation: 'PutObject', keyPrefix: `${lockPrefixOf('job')}generation`, conditional: false }, fault: { kind: 'delay', ms: 1_500 } });
+    const forcing = operator.manager.forceRelease('job');
+    await waitFor(() => operator.tap.sent({ operation: 'PutObject', conditional: false }).some((r) => r.key.endsWith('/generation')), 5_000, 'the generation PUT');
+    const between = w.manager.lock('job');
+    const wonBetween = await between.tryAcquire();
+    await expect(forcing).resolves.toBe(true);
+    const after = x.manager.lock('job');
+    const wonAfter = await after.tryAcquire();
+    expect(wonAfter).toBe(true);
+    expect(wonBetween).toBe(false);
+    expect(after.fencingToken!).toBeGreaterThan(heldToken);
+    await after.release();
+  }, 60_000);
+});
