@@ -30,12 +30,16 @@ describe('ServerClock', () => {
     const { clock, advance, respond } = setup();
     expect(clock.nowLowerBound()).toBeUndefined();
     respond(0);
-    // One response alone does not count: nothing to judge it against yet.
+    // One response alone does not count: nothing to judge it against yet; nor do two (two answers
+    // of one skewed node would vouch for each other).
     expect(clock.nowLowerBound()).toBeUndefined();
     expect(clock.known).toBe(false);
-    advance(200);
+    advance(100);
     respond(0);
-    // Both say 10:00:00 (floored); the later one, received 200 ms later, proves less: the first counts.
+    expect(clock.known).toBe(false);
+    advance(100);
+    respond(0);
+    // All say 10:00:00 (floored); the later ones, received 100 and 200 ms later, prove less: the first counts.
     expect(clock.known).toBe(true);
     expect(clock.nowLowerBound()).toBe(BASE + 200);
     advance(2_500);
@@ -56,7 +60,7 @@ describe('ServerClock', () => {
     // The first response (dated 10:00:00, received 1 100 ms ago) still proves the most.
     expect(clock.nowLowerBound()).toBe(BASE + 1_100);
     advance(500);
-    respond(2_000); // 10:00:02, received now: proves more
+    respond(2_000); // 10:00:02, received now: proves more, with two others within the tolerance
     expect(clock.nowLowerBound()).toBe(BASE + 2_000);
     // An older date (a node behind) never moves the bound back.
     respond(-3_000);
@@ -66,7 +70,9 @@ describe('ServerClock', () => {
   it('rejects and reports one response dated 5 s ahead: the bound stays where the others put it', () => {
     const { clock, reports, advance, respond } = setup();
     respond(0);
-    advance(300);
+    advance(150);
+    respond(0);
+    advance(150);
     respond(0);
     const before = clock.nowLowerBound()!;
     respond(5_000);
@@ -95,15 +101,34 @@ describe('ServerClock', () => {
     expect(clock.nowLowerBound()!).toBeGreaterThan(BASE + (now() - start) - 1_200);
   });
 
-  it('a first response dated ahead never counts once a sound one arrives', () => {
+  it('a first response dated ahead never counts once sound ones arrive', () => {
     const { clock, advance, respond } = setup();
     respond(5_000);
     advance(100);
     respond(0);
-    expect(clock.nowLowerBound()).toBe(BASE);
     advance(100);
-    respond(5_000); // rejected now: the sound response bounds the clock from above
+    respond(0);
     expect(clock.nowLowerBound()).toBe(BASE + 100);
+    advance(100);
+    respond(5_000); // rejected now: the sound responses bound the clock from above
+    expect(clock.nowLowerBound()).toBe(BASE + 200);
+  });
+
+  it('the first two answers both from a node 5 s ahead do not vouch for each other: the bound follows the sound answers', () => {
+    const { clock, advance, respond } = setup();
+    respond(5_000);
+    advance(50);
+    respond(5_000);
+    expect(clock.known).toBe(false);
+    advance(50);
+    respond(0);
+    advance(50);
+    respond(0);
+    // never ahead of the sound servers (BASE at the first answer, 150 ms ago)
+    expect(clock.nowLowerBound()!).toBeLessThanOrEqual(BASE + 150);
+    advance(100);
+    respond(5_000); // later answers of the skewed node are rejected
+    expect(clock.nowLowerBound()!).toBeLessThanOrEqual(BASE + 250);
   });
 
   it('one response cannot move the bound more than the tolerance past what another response proves', () => {
@@ -112,18 +137,24 @@ describe('ServerClock', () => {
     // Send times unknown: no upper bounds, so only the support rule applies.
     clock.observe(date(0), mono);
     clock.observe(date(0), mono);
+    clock.observe(date(0), mono);
     mono += 10;
     clock.observe(date(3_000), mono); // consistent with nothing to contradict it, but unsupported
     expect(clock.nowLowerBound()).toBe(BASE + 10);
     mono = 400;
-    clock.observe(date(3_000), mono); // proves BASE + 2 600 at mono 0: within 500 ms of the first one, which now counts
-    expect(clock.nowLowerBound()).toBe(BASE + 2_990 + 400);
+    clock.observe(date(3_000), mono); // proves BASE + 2 600 at mono 0: one supporter, not two
+    expect(clock.nowLowerBound()).toBe(BASE + 400);
+    mono = 450;
+    clock.observe(date(3_000), mono); // a second supporter: the first 10:00:03 answer counts
+    expect(clock.nowLowerBound()).toBe(BASE + 2_990 + 450);
   });
 
   it('follows a step of the store clock once every response for a while agrees on it', () => {
     const { clock, advance, respond, now } = setup();
     respond(0);
-    advance(100);
+    advance(50);
+    respond(0);
+    advance(50);
     respond(0);
     const start = now();
     const before = clock.nowLowerBound()!;
@@ -143,7 +174,9 @@ describe('ServerClock', () => {
   it('a busy process follows a step too: many more responses than needed within the step window', () => {
     const { clock, advance, respond, now } = setup();
     respond(0);
-    advance(100);
+    advance(50);
+    respond(0);
+    advance(50);
     respond(0);
     const start = now();
     const before = clock.nowLowerBound()!;

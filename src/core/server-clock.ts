@@ -21,6 +21,13 @@ export const SERVER_CLOCK_SAMPLES = 16;
  */
 export const SERVER_CLOCK_STEP_SAMPLES = 32;
 export const SERVER_CLOCK_STEP_MS = 5_000;
+/**
+ * Other kept responses that must support a response before its bound counts. Two, not one: until
+ * a sound answer is kept none is there to reject a skewed one, and with one supporter the first
+ * two answers of a skewed node vouched for each other (a new process followed it with probability
+ * p^2 for a node answering a share p; now p^3).
+ */
+const SUPPORTERS = 2;
 /** At most this many rejected responses are kept while a step is being judged. */
 const MAX_REJECTED_RUN = 4_096;
 
@@ -59,9 +66,10 @@ interface Sample {
  * D + (now - r) now. Client wall clocks are never used, so skewed clients judge expiry correctly.
  *
  * One response cannot move the bound past what the others support:
- * - a response counts only when another recent response proves a clock at most the tolerance
+ * - a response counts only when two other recent responses prove a clock at most the tolerance
  *   behind it (`low_j >= low_i - tolerance`), so the bound never exceeds what some *other*
- *   response proves by more than the tolerance;
+ *   response proves by more than the tolerance, and the first two answers of a skewed node
+ *   cannot vouch for each other before a sound one is kept;
  * - a response that implies a clock ahead of what another recent response allows (that one was
  *   dated before D + 1 s, after it was sent) by more than the tolerance is rejected, reported,
  *   and never counts nor supports another (so two answers of one skewed node cannot vouch for
@@ -108,16 +116,17 @@ export class ServerClock {
       return;
     }
     this.rejectedRun = [];
-    // The new sample supports the older ones it proves at most the tolerance behind, and is
-    // supported by any older one that proves a clock at most the tolerance behind it.
-    let best = this.offset;
-    for (const s of this.samples) {
-      if (sample.low >= s.low - tolerance && (best === undefined || s.low > best)) best = s.low;
-      if (s.low >= sample.low - tolerance && (best === undefined || sample.low > best)) best = sample.low;
-    }
-    this.offset = best;
     this.samples.push(sample);
     if (this.samples.length > SERVER_CLOCK_SAMPLES) this.samples.shift();
+    // A sample counts when two other kept ones prove a clock at most the tolerance behind it.
+    const needed = SUPPORTERS;
+    let best = this.offset;
+    for (const x of this.samples) {
+      let supporters = 0;
+      for (const y of this.samples) if (y !== x && y.low >= x.low - tolerance) supporters++;
+      if (supporters >= needed && (best === undefined || x.low > best)) best = x.low;
+    }
+    this.offset = best;
   }
 
   /**
@@ -133,11 +142,11 @@ export class ServerClock {
     if (highest > ceiling + this.toleranceMs) return;
     this.samples.splice(0, this.samples.length, ...run.slice(-SERVER_CLOCK_SAMPLES));
     this.rejectedRun = [];
-    const supported = this.samples.filter((s) => this.samples.some((o) => o !== s && o.low >= s.low - this.toleranceMs));
+    const supported = this.samples.filter((s) => this.samples.filter((o) => o !== s && o.low >= s.low - this.toleranceMs).length >= SUPPORTERS);
     for (const s of supported) if (this.offset === undefined || s.low > this.offset) this.offset = s.low;
   }
 
-  /** True once a `Date` header counted (two responses that agree). */
+  /** True once a `Date` header counted (three responses that agree). */
   get known(): boolean {
     return this.offset !== undefined;
   }

@@ -169,7 +169,10 @@ describe('VersionedProtocol', () => {
     await acquired(a);
     await sleep(TTL + 1_000 + 100 + 1_100);
     store.faults.setLatency({ jitterMs: 10, responseLatencyMs: 1 });
-    const contenders = [process_('b').protocol, process_('c').protocol, process_('d').protocol];
+    const processes = [process_('b'), process_('c'), process_('d')];
+    // each new process knows the store's clock from three answers first (a manager's probe gives them)
+    for (const p of processes) for (let i = 0; i < 3; i++) await p.gateway.head(`${prefix}clock`, undefined, 'test');
+    const contenders = processes.map((p) => p.protocol);
     const results = await Promise.all(contenders.map((p) => p.tryAcquire(request())));
     expect(results.filter((r) => r.acquired)).toHaveLength(1);
     const live = stored().filter((v) => v.kind !== 'release');

@@ -73,6 +73,44 @@ describe.each(['create-only', 'versioned'] as const)('a skewed store node (%s)',
   });
 });
 
+describe.each(['create-only', 'versioned'] as const)('a new process whose first two answers come from the skewed node (%s)', (protocol) => {
+  let world: MemoryWorld;
+  const extra: S3LockManager[] = [];
+  beforeEach(async () => {
+    world = await MemoryWorld.create({ versioned: protocol === 'versioned' });
+  });
+  afterEach(async () => {
+    await Promise.allSettled(extra.splice(0).map((m) => m.close()));
+    await world.close();
+  });
+
+  /** A client of `store` whose first `first` answers carry a Date `SKEW_MS` ahead. */
+  function firstAnswersSkewed(store: InMemoryS3, first: number) {
+    let n = 0;
+    const proxy = Object.create(store) as InMemoryS3;
+    proxy.handle = async (request) => {
+      const response = await store.handle(request);
+      if (++n <= first && response.headers['date']) response.headers['date'] = new Date(Date.parse(response.headers['date']) + SKEW_MS).toUTCString();
+      return response;
+    };
+    return createInMemoryS3Client(store, { requestHandler: new InMemoryS3RequestHandler(proxy) });
+  }
+
+  it('does not take over a lease that was just granted (its clock does not follow two answers of one node)', async () => {
+    const holder = world.manager({ protocol });
+    const a = holder.manager.lock('fresh');
+    await a.acquire();
+    const client = firstAnswersSkewed(world.store, 2);
+    const contender = new S3LockManager({ client, bucket: world.bucket, protocol, prefix: PREFIX, ttlMs: TTL_MS });
+    extra.push(contender);
+    const b = contender.lock('fresh');
+    await expect(b.tryAcquire()).resolves.toBe(false);
+    expect(a.isHeld).toBe(true);
+    await a.release();
+    client.destroy();
+  });
+});
+
 describe('a skewed store node answers that a generation record is missing (create-only)', () => {
   let world: MemoryWorld;
   const extra: S3LockManager[] = [];
