@@ -100,16 +100,27 @@ describe.each<S3LockProtocolName>(['create-only', 'versioned'])('memory per lock
     // A first round of the same size warms up everything that is allocated once (code, SDK state):
     // heap after GC is compared between the end of this round and the end of the next.
     await useNewNames('warm-up', NAMES);
-    const before = await idleHeap();
+    let previous = await idleHeap();
 
-    await useNewNames('churn', NAMES);
-    const busy = manager.retainedEntries();
-    // while fresh, the caches hold the names (the warm path needs them): the counts are real
-    expect(busy['queues']).toBe(0);
-    expect(Math.max(...Object.values(busy))).toBeGreaterThan(0);
-
-    const retained = (await idleHeap()) - before;
-    expect(retained).toBeLessThan(MAX_RETAINED_BYTES);
+    // A leak grows the heap by the same amount with every round of new names; a one-off growth of
+    // the heap (seen under a loaded CI run: about 1 MB once) does not repeat. So the heap after a
+    // round is compared with the heap after the round before, for up to three rounds, and the
+    // smallest growth must stay within the bound.
+    const growth: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      await useNewNames(`churn-${round}`, NAMES);
+      if (round === 0) {
+        const busy = manager.retainedEntries();
+        // while fresh, the caches hold the names (the warm path needs them): the counts are real
+        expect(busy['queues']).toBe(0);
+        expect(Math.max(...Object.values(busy))).toBeGreaterThan(0);
+      }
+      const now = await idleHeap();
+      growth.push(now - previous);
+      previous = now;
+      if (growth[growth.length - 1]! < MAX_RETAINED_BYTES) break;
+    }
+    expect({ growth, smallest: Math.min(...growth) < MAX_RETAINED_BYTES }).toEqual({ growth, smallest: true });
   }, 300_000);
 
   /** Lets the caches age, checks the manager keeps no entry, and measures the heap after GC. */
