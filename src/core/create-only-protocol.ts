@@ -570,15 +570,16 @@ export class CreateOnlyProtocol implements LockProtocol {
   private async createGeneration(name: string, knownEpoch: number, missingAtMs: number | undefined): Promise<{ generation: LogGeneration; created: boolean }> {
     const key = generationKey(lockKeyPrefix(this.options.prefix, name));
     let lastError: unknown;
-    let firstMissingAtMs = missingAtMs;
+    let previousMissingAtMs = missingAtMs;
     for (let attempt = 0; attempt < 3; attempt++) {
       // A second answer: the base takes the earlier of two answers' dates, so that one answer of
-      // a skewed node cannot lift it (docs/protocol.md, record loss). Someone may have created the
-      // record meanwhile: adopt it.
-      const again = await this.readGenerationAnswer(name, 'read');
-      if (again.generation) return { generation: again.generation, created: false };
-      const missingAt = firstMissingAtMs === undefined || again.missingAtMs === undefined ? undefined : Math.min(firstMissingAtMs, again.missingAtMs);
-      firstMissingAtMs = again.missingAtMs;
+      // a skewed node cannot lift it (docs/protocol.md, record loss). After a create that did not
+      // succeed it is also the read-back. Someone (or our own create whose answer was lost) may
+      // have created the record meanwhile: adopt it; its folder is listed.
+      const answer = await this.readGenerationAnswer(name, 'read');
+      if (answer.generation) return { generation: answer.generation, created: false };
+      const missingAt = previousMissingAtMs === undefined || answer.missingAtMs === undefined ? undefined : Math.min(previousMissingAtMs, answer.missingAtMs);
+      previousMissingAtMs = answer.missingAtMs;
       const bound = this.gateway.serverClock.nowLowerBound();
       const serverNow = bound === undefined ? missingAt : missingAt === undefined ? bound : Math.max(bound, missingAt);
       if (serverNow === undefined) throw new S3LockStoreError(name, 'read', undefined, new Error('the store sent no Date header: cannot derive a generation base'));
@@ -586,10 +587,9 @@ export class CreateOnlyProtocol implements LockProtocol {
       const out = await this.gateway.createIfAbsent(key, generationToMetadata(generation), name, 'read');
       if (out.kind === 'created') return { generation, created: true };
       if (out.kind === 'unknown') lastError = out.error;
-      const existing = await this.readGeneration(name, 'read');
-      // our own create whose answer was lost is adopted like anyone's: its folder is listed
-      if (existing) return { generation: existing, created: false };
     }
+    const existing = await this.readGeneration(name, 'read');
+    if (existing) return { generation: existing, created: false };
     throw new S3LockStoreError(name, 'read', undefined, lastError ?? new Error(`could not create or read ${key}`));
   }
 

@@ -5,25 +5,30 @@
  * skewed dates are reported.
  */
 import { S3LockManager, S3LockTimeoutError, type S3LockEvents } from '../../src';
-import { createInMemoryS3Client, InMemoryS3RequestHandler, type InMemoryS3 } from '../../src/testing';
+import { createInMemoryS3Client, InMemoryS3RequestHandler, type InMemoryS3, type S3HttpRequest, type S3HttpResponse } from '../../src/testing';
 import { BASE_EPOCHS_PER_SECOND } from '../../src/core/log-generation';
 import { wipePrefix } from '../support/bucket-wipe';
 import { MemoryWorld, PREFIX, TTL_MS, lockPrefixOf } from './support';
 
 const SKEW_MS = 5_000;
 
-/** A client of `store` whose every `every`-th response carries a Date `SKEW_MS` ahead. */
-function skewedClient(store: InMemoryS3, every: number) {
+/** A client of `store` whose responses carry a Date `SKEW_MS` ahead where `skewed` says so (`n` counts from 1). */
+function clientSkewing(store: InMemoryS3, skewed: (n: number, request: S3HttpRequest, response: S3HttpResponse) => boolean) {
   let n = 0;
   const proxy = Object.create(store) as InMemoryS3;
   proxy.handle = async (request) => {
     const response = await store.handle(request);
-    if (++n % every === 0 && response.headers['date']) {
+    if (skewed(++n, request, response) && response.headers['date']) {
       response.headers['date'] = new Date(Date.parse(response.headers['date']) + SKEW_MS).toUTCString();
     }
     return response;
   };
   return createInMemoryS3Client(store, { requestHandler: new InMemoryS3RequestHandler(proxy) });
+}
+
+/** A client of `store` whose every `every`-th response carries a Date `SKEW_MS` ahead. */
+function skewedClient(store: InMemoryS3, every: number) {
+  return clientSkewing(store, (n) => n % every === 0);
 }
 
 describe.each(['create-only', 'versioned'] as const)('a skewed store node (%s)', (protocol) => {
@@ -85,16 +90,7 @@ describe.each(['create-only', 'versioned'] as const)('a new process whose first 
   });
 
   /** A client of `store` whose first `first` answers carry a Date `SKEW_MS` ahead. */
-  function firstAnswersSkewed(store: InMemoryS3, first: number) {
-    let n = 0;
-    const proxy = Object.create(store) as InMemoryS3;
-    proxy.handle = async (request) => {
-      const response = await store.handle(request);
-      if (++n <= first && response.headers['date']) response.headers['date'] = new Date(Date.parse(response.headers['date']) + SKEW_MS).toUTCString();
-      return response;
-    };
-    return createInMemoryS3Client(store, { requestHandler: new InMemoryS3RequestHandler(proxy) });
-  }
+  const firstAnswersSkewed = (store: InMemoryS3, first: number) => clientSkewing(store, (n) => n <= first);
 
   it('does not take over a lease that was just granted (its clock does not follow two answers of one node)', async () => {
     const holder = world.manager({ protocol });
@@ -125,16 +121,11 @@ describe('a skewed store node answers that a generation record is missing (creat
   /** A client of `store` whose first answer to a GET of a generation record that is missing is dated `SKEW_MS` ahead. */
   function firstMissingAnswerSkewed(store: InMemoryS3) {
     let skewed = false;
-    const proxy = Object.create(store) as InMemoryS3;
-    proxy.handle = async (request) => {
-      const response = await store.handle(request);
-      if (!skewed && request.method === 'GET' && request.path.endsWith('/generation') && response.statusCode === 404 && response.headers['date']) {
-        skewed = true;
-        response.headers['date'] = new Date(Date.parse(response.headers['date']) + SKEW_MS).toUTCString();
-      }
-      return response;
-    };
-    return createInMemoryS3Client(store, { requestHandler: new InMemoryS3RequestHandler(proxy) });
+    return clientSkewing(store, (_n, request, response) => {
+      if (skewed || request.method !== 'GET' || !request.path.endsWith('/generation') || response.statusCode !== 404) return false;
+      skewed = true;
+      return true;
+    });
   }
 
   it('one answer 5 s ahead does not lift the base: after a loss, a process with sound answers gets a token above it', async () => {
