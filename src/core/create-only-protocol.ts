@@ -440,7 +440,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       const head = await this.headSettling(key, name, operation);
       if (head.found) {
         const found = recordFromMetadata(name, key, head.metadata);
-        if (found.nonce === record.nonce || (found.leaseId === record.leaseId && found.kind === record.kind && found.ownerId === record.ownerId)) {
+        if (isOwnWrite(found, record)) {
           await this.guard?.confirm(head.versionId);
           this.setView(name, { epoch, record: found, lastModifiedMs: head.lastModifiedMs, confirmedAt: out.sentAt, generation });
           return { mine: true, sentAt: sentAt() };
@@ -705,6 +705,17 @@ export class CreateOnlyProtocol implements LockProtocol {
     }
     return epochKey(folder, epoch);
   }
+}
+
+/**
+ * Whether `found`, read back after a create that did not report success, is this write: its nonce,
+ * or an earlier write of the same step (same lease, kind and owner) with the same force-release
+ * mark. A force release's record copies the lease it ends, so without the mark the holder's own
+ * release would pass for the force release's record (docs/protocol.md, "Force release").
+ */
+function isOwnWrite(found: LockRecord, record: LockRecord): boolean {
+  if (found.nonce === record.nonce) return true;
+  return found.leaseId === record.leaseId && found.kind === record.kind && found.ownerId === record.ownerId && (found.forced === true) === (record.forced === true);
 }
 
 /** An acquire record of the lease `request` asks for (written by this or an earlier attempt of it). */

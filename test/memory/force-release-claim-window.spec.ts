@@ -6,6 +6,7 @@
  * new generation's first grant was `n + 1` too: two holders of one token. Nobody builds on a force
  * release's record now; a waiter reads the generation again and competes in the new one.
  */
+import { performance } from 'node:perf_hooks';
 import { MemoryWorld, lockPrefixOf, sleep, waitFor } from './support';
 
 describe('force release: a claim between its two writes', () => {
@@ -46,5 +47,38 @@ describe('force release: a claim between its two writes', () => {
     expect(wonBetween).toBe(false);
     expect(after.fencingToken!).toBeGreaterThan(heldToken);
     await after.release();
+  }, 60_000);
+
+  it('a force release whose record loses its epoch to the holder\'s own release does not take that release for its own', async () => {
+    // The force release's record copies the holder's lease id, owner and kind ("release"). When the
+    // holder's own release won that epoch first, the force release read it back, matched it by
+    // those three fields as if it were its own (an SDK retry's copy), and replaced the generation
+    // with that epoch as the base. The holder, warm, had meanwhile built its next grant on its own
+    // release in the old generation: the new generation's first grant got the same token (seen
+    // twice in 10-minute torture runs on RGW).
+    const holder = world.manager();
+    const other = world.manager();
+    const operator = world.manager();
+    await Promise.all([holder.manager.probe(), other.manager.probe(), operator.manager.probe()]);
+    for (let i = 0; i < 5; i++) await operator.manager.inspect('other');
+    const ms = Date.now() % 1000;
+    if (ms > 200) await sleep(1000 - ms + 5); // within the second the generation begins
+    const first = holder.manager.lock('job');
+    await first.acquire();
+    // the force release reads the lock held, and its record's create is slow
+    operator.tap.inject({ match: { operation: 'PutObject', conditional: true }, fault: { kind: 'delay', ms: 300 } });
+    const since = performance.now();
+    const forcing = operator.manager.forceRelease('job');
+    await waitFor(() => operator.tap.sent({ operation: 'PutObject', conditional: true }, since).length > 0, 5_000, 'the force release\'s record');
+    await first.release(); // wins the epoch the force release is creating
+    const second = holder.manager.lock('job');
+    await second.acquire(); // warm: built on its own release, in the old generation
+    const secondToken = second.fencingToken!;
+    await forcing;
+    await second.releaseIfOwner().catch(() => undefined);
+    const next = other.manager.lock('job');
+    await next.acquire({ waitMs: 10_000 });
+    expect(next.fencingToken!).toBeGreaterThan(secondToken);
+    await next.release();
   }, 60_000);
 });
