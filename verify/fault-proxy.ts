@@ -118,6 +118,27 @@ export interface FaultProxyOptions {
   readonly port?: number;
   /** Faults aimed at the lock protocol (on only while the proxy is enabled). */
   readonly schedules?: ScheduleProfile;
+  /** Told about every request: when it was forwarded (or answered by the proxy) and what came back. */
+  readonly requestLog?: (entry: ProxiedRequestLog) => void;
+}
+
+/** One request as the proxy handled it (times: `process.hrtime` in ms, as the workers log). */
+export interface ProxiedRequestLog {
+  readonly worker: number | undefined;
+  readonly method: string;
+  readonly target: string;
+  /** The lock record a PUT carried (kind, lease, token, nonce), and whether it was conditional. */
+  readonly put?: { kind?: string; lease?: string; token?: string; nonce?: string; cause?: string; generation?: string; base?: string; ifNoneMatch: boolean };
+  /** The proxy answered itself (`slowdown`, `reset`), or what it did to a forwarded request. */
+  readonly fault?: string;
+  readonly forwardedAt?: number;
+  readonly answeredAt?: number;
+  /** HTTP status of the store's answer (0: none). */
+  readonly status?: number;
+  /** The Date header the client got. */
+  readonly date?: string;
+  /** The lock record (`x-amz-meta-lock-*`) a GET / HEAD answer carried. */
+  readonly record?: Record<string, string>;
 }
 
 /** A late-grant episode of one worker. */
@@ -320,11 +341,13 @@ export class FaultProxy {
     if (this.scheduled(client, request, dateOffsetMs)) return;
     if (this.inBurst && r.chance(profile.burstProbability)) {
       this.counts.slowdown++;
+      this.log(request, { fault: 'slowdown' });
       this.later(r.between(1, 5), () => answerSlowDown(client, request.method));
       return;
     }
     if (r.chance(profile.resetProbability)) {
       this.counts.reset++;
+      this.log(request, { fault: 'reset' });
       this.later(r.between(0, 5), () => resetSocket(client));
       return;
     }
@@ -342,6 +365,26 @@ export class FaultProxy {
       slowMs = r.between(profile.slowMs[0], profile.slowMs[1]);
     }
     this.forward(client, request, delay, { drop, slowMs, dateOffsetMs });
+  }
+
+  private log(request: ProxiedRequest, entry: Omit<ProxiedRequestLog, 'worker' | 'method' | 'target' | 'put'>): void {
+    const sink = this.options.requestLog;
+    if (!sink) return;
+    const h = request.headers;
+    const put =
+      request.method === 'PUT'
+        ? {
+            kind: h['x-amz-meta-lock-kind'],
+            lease: h['x-amz-meta-lock-lease'],
+            token: h['x-amz-meta-lock-token'],
+            nonce: h['x-amz-meta-lock-nonce'],
+            cause: h['x-amz-meta-lock-cause'],
+            generation: h['x-amz-meta-lock-generation'],
+            base: h['x-amz-meta-lock-base'],
+            ifNoneMatch: h['if-none-match'] !== undefined,
+          }
+        : undefined;
+    sink({ worker: workerOf(request), method: request.method, target: request.target, ...(put ? { put } : {}), ...entry });
   }
 
   /** The Date offset of this answer (skewed-date schedule), or undefined. */
@@ -430,6 +473,13 @@ export class FaultProxy {
       }
       const upstream = connect({ host: this.options.upstreamHost, port: this.options.upstreamPort });
       this.track(upstream);
+      const forwardedAt = hrMs();
+      let answer: ReturnType<typeof statusOf> | undefined;
+      const logAnswer = (): void => {
+        const faults = [drop ? 'drop' : undefined, slowMs > 0 ? `slow ${Math.round(slowMs)}` : undefined, holdUntil ? 'hold' : undefined, dateOffsetMs === undefined ? undefined : `date ${dateOffsetMs}`].filter(Boolean);
+        this.log(request, { forwardedAt, answeredAt: hrMs(), status: answer?.status ?? 0, date: answer?.date, ...(answer?.record ? { record: answer.record } : {}), ...(faults.length > 0 ? { fault: faults.join(',') } : {}) });
+      };
+      upstream.once('close', logAnswer);
       upstream.setTimeout(IDLE_TIMEOUT_MS, () => upstream.destroy());
       upstream.write(request.raw);
       const chunks: Buffer[] = [];
@@ -443,6 +493,7 @@ export class FaultProxy {
       upstream.on('data', (chunk: Buffer) => {
         if (first) {
           first = false;
+          answer = statusOf(chunk, dateOffsetMs);
           onStored?.();
           if (drop) {
             // The store has answered, so it has applied the request: the client never learns.
@@ -485,6 +536,23 @@ export class FaultProxy {
     if (delayMs <= 0) go();
     else this.later(delayMs, go);
   }
+}
+
+/** `process.hrtime` in ms (CLOCK_MONOTONIC, as the workers log). */
+function hrMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** Status and Date (as the client gets it) of an answer's first chunk. */
+function statusOf(chunk: Buffer, dateOffsetMs: number | undefined): { status: number; date: string | undefined; record?: Record<string, string> } {
+  const text = chunk.subarray(0, Math.min(chunk.length, 4096)).toString('latin1');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+  const raw = /\r\ndate: ([^\r]*)/i.exec(text)?.[1];
+  const date = raw === undefined || dateOffsetMs === undefined ? raw : new Date(Date.parse(raw) + dateOffsetMs).toUTCString();
+  // the lock record a GET / HEAD answer carried
+  const record: Record<string, string> = {};
+  for (const m of text.matchAll(/\r\nx-amz-meta-lock-(kind|lease|token|cause|generation|base): ([^\r]*)/gi)) record[m[1]!.toLowerCase()] = m[2]!;
+  return Object.keys(record).length > 0 ? { status, date, record } : { status, date };
 }
 
 /** The worker index in a request's User-Agent (`verify-worker-<index>`). */

@@ -3,7 +3,7 @@
  * worker processes, SIGSTOP pauses, then the checker over what the workers logged.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -179,12 +179,15 @@ export async function runProtocol(options: VerifyOptions, store: StoreHandle, pr
   const rates = scheduleRates(ttlMs, requestTimeoutFor(ttlMs), options.foreignNames);
   const names = Array.from({ length: options.names }, (_, i) => `resource-${i}`);
   const late: { operator?: Operator } = {}; // the proxy's claim hook calls the operator made after it
+  // every request through the proxy, for reading a violation's history (docs/verification.md)
+  const requestLog = createWriteStream(join(dir, 'requests.jsonl'));
   const proxy = await FaultProxy.start({
     upstreamHost: upstream.hostname,
     upstreamPort: Number(upstream.port || (upstream.protocol === 'https:' ? 443 : 80)),
     profile: options.faults ? defaultFaultProfile(ttlMs) : undefined,
     random: random.fork(),
     schedules: proxySchedules(schedules, rates, protocol, ttlMs, (claim) => late.operator?.onClaim(claim) ?? Promise.resolve()),
+    requestLog: (entry) => requestLog.write(JSON.stringify(entry) + '\n'),
   });
   proxy.setEnabled(false); // not while the workers start and probe
   const operator = new Operator({ store, bucket, prefix: 'locks/', protocol, ttlMs, names, schedules, rates, proxy, random: random.fork(), log: (m) => progress(`${protocol}: ${m}`) });
@@ -271,6 +274,7 @@ export async function runProtocol(options: VerifyOptions, store: StoreHandle, pr
     await Promise.all(workers.map((w) => w.exited));
     await operator.close();
     await proxy.close();
+    await new Promise((resolve) => requestLog.end(resolve));
     await resource.close();
   }
 
