@@ -59,6 +59,8 @@ export interface CreateOnlyProtocolOptions {
   readonly prefix: string;
   readonly host: string;
   readonly pid: number;
+  /** This manager's id, written into its records. */
+  readonly managerId?: string;
   readonly serverClockToleranceMs: number;
   readonly gcHorizonMs: number;
   readonly gcIntervalMs: number;
@@ -319,19 +321,19 @@ export class CreateOnlyProtocol implements LockProtocol {
         const epoch = unfinished ? view.epoch : view.epoch + 1;
         if (!unfinished) {
           // marked, and held for forcedSettleMs: nobody builds on it before the generation is replaced
-          const record: LockRecord = { ...held, kind: 'release', forced: true, ttlMs: this.options.forcedSettleMs, nonce: uuidv4(), host: this.options.host, pid: this.options.pid };
+          const record: LockRecord = { ...held, kind: 'release', forced: true, ttlMs: this.options.forcedSettleMs, nonce: uuidv4(), host: this.options.host, pid: this.options.pid, managerId: this.options.managerId };
           const outcome = await this.write(name, epoch, record, view, 'force release', view.generation);
           if (!outcome.mine) continue;
         }
         const serverNow = this.gateway.serverClock.nowLowerBound();
-        if (serverNow === undefined) throw new S3LockStoreError(name, 'force release', undefined, new Error('the store sent no Date header: cannot derive a generation base'));
+        if (serverNow === undefined) throw new S3LockStoreError(name, 'force release', undefined, new Error('the store sent no Date header: cannot derive a generation base'), this.gateway.context());
         const generation: LogGeneration = { id: uuidv4(), base: generationBase(serverNow, epoch), forced: true };
         this.views.delete(name);
         this.guard?.assertTrusted();
         await this.gateway.put(generationKey(lockKeyPrefix(this.options.prefix, name)), generationToMetadata(generation), name, 'force release');
         return true;
       }
-      throw new S3LockStoreError(name, 'force release', undefined, new Error('the lock kept changing; try again'));
+      throw new S3LockStoreError(name, 'force release', undefined, new Error('the lock kept changing; try again'), this.gateway.context());
     });
   }
 
@@ -406,6 +408,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       nonce: uuidv4(),
       host: this.options.host,
       pid: this.options.pid,
+      managerId: this.options.managerId,
     };
   }
 
@@ -417,7 +420,7 @@ export class CreateOnlyProtocol implements LockProtocol {
    * written by an earlier attempt never makes the deadline later than it may be.
    */
   private async write(name: string, epoch: number, record: LockRecord, before: View | undefined, operation: string, generation: string | undefined): Promise<WriteOutcome> {
-    if (generation === undefined) throw new S3LockStoreError(name, operation, undefined, new Error('no generation to write into (a read-only view)'));
+    if (generation === undefined) throw new S3LockStoreError(name, operation, undefined, new Error('no generation to write into (a read-only view)'), this.gateway.context());
     const key = this.key(name, generation, epoch);
     const metadata = recordToMetadata(record);
     let lastError: unknown;
@@ -453,7 +456,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       }
       // Not there: our write was not applied (unknown outcome), or a 412 for a key that vanished. Try again.
     }
-    throw new S3LockStoreError(name, operation, undefined, lastError ?? new Error(`could not settle the outcome of creating ${key}`));
+    throw new S3LockStoreError(name, operation, undefined, lastError ?? new Error(`could not settle the outcome of creating ${key}`), this.gateway.context(lastError));
   }
 
   /** HEAD for settling an unknown outcome: a few tries with back-off before giving up. */
@@ -462,7 +465,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       try {
         return await this.gateway.head(key, name, operation);
       } catch (error) {
-        const status = (error as S3LockStoreError).statusCode;
+        const status = (error as S3LockStoreError).storeStatusCode;
         const transient = status === undefined || status === 409 || status === 429 || status >= 500;
         if (!transient || attempt >= 3) throw error;
         await sleep(100 * 2 ** attempt);
@@ -522,7 +525,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       this.setView(name, view);
       return view;
     }
-    throw new S3LockStoreError(name, 'read', undefined, new Error('the newest record kept disappearing between LIST and HEAD'));
+    throw new S3LockStoreError(name, 'read', undefined, new Error('the newest record kept disappearing between LIST and HEAD'), this.gateway.context());
   }
 
   /**
@@ -582,7 +585,7 @@ export class CreateOnlyProtocol implements LockProtocol {
       previousMissingAtMs = answer.missingAtMs;
       const bound = this.gateway.serverClock.nowLowerBound();
       const serverNow = bound === undefined ? missingAt : missingAt === undefined ? bound : Math.max(bound, missingAt);
-      if (serverNow === undefined) throw new S3LockStoreError(name, 'read', undefined, new Error('the store sent no Date header: cannot derive a generation base'));
+      if (serverNow === undefined) throw new S3LockStoreError(name, 'read', undefined, new Error('the store sent no Date header: cannot derive a generation base'), this.gateway.context());
       const generation: LogGeneration = { id: uuidv4(), base: generationBase(serverNow, knownEpoch) };
       const out = await this.gateway.createIfAbsent(key, generationToMetadata(generation), name, 'read');
       if (out.kind === 'created') return { generation, created: true };
@@ -590,7 +593,7 @@ export class CreateOnlyProtocol implements LockProtocol {
     }
     const existing = await this.readGeneration(name, 'read');
     if (existing) return { generation: existing, created: false };
-    throw new S3LockStoreError(name, 'read', undefined, lastError ?? new Error(`could not create or read ${key}`));
+    throw new S3LockStoreError(name, 'read', undefined, lastError ?? new Error(`could not create or read ${key}`), this.gateway.context());
   }
 
   /**
@@ -698,7 +701,7 @@ export class CreateOnlyProtocol implements LockProtocol {
    * permanent error naming that record, never a bare `RangeError` retried as a store failure.
    */
   private key(name: string, generation: string | undefined, epoch: number): string {
-    if (generation === undefined) throw new S3LockStoreError(name, 'read', undefined, new Error('no generation to read records from'));
+    if (generation === undefined) throw new S3LockStoreError(name, 'read', undefined, new Error('no generation to read records from'), this.gateway.context());
     const folder = generationFolder(lockKeyPrefix(this.options.prefix, name), generation);
     if (epoch > MAX_EPOCH) {
       throw new S3LockCorruptRecordError(name, epochKey(folder, MAX_EPOCH), `it holds epoch ${MAX_EPOCH}, the largest the key format allows: the lock cannot advance past it`, this.gateway.bucket);

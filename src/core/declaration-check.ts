@@ -83,7 +83,7 @@ export class DeclarationCheck {
       if (outcome.kind === 'created') return;
       // 412: another manager declared first; unknown: read it back. Either way, read again.
     }
-    throw new S3LockStoreError(name, operation, undefined, new Error(`the declaration of prefix "${prefix}" could not be settled in ${MAX_ROUNDS} rounds`));
+    throw new S3LockStoreError(name, operation, undefined, new Error(`the declaration of prefix "${prefix}" could not be settled in ${MAX_ROUNDS} rounds`), this.gateway.context());
   }
 
   private judge(declaration: ProtocolDeclaration): void {

@@ -12,6 +12,7 @@ export function holderOf(record: LockRecord, expiresAtServer: number | undefined
     expiresAt: expiresAtServer === undefined ? undefined : new Date(expiresAtServer),
     host: record.host || undefined,
     pid: record.pid >= 0 ? record.pid : undefined,
+    managerId: record.managerId,
   };
 }
 

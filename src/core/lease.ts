@@ -28,6 +28,10 @@ export class Lease {
   private renewTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private renewal: Promise<void> | undefined;
+  /** The last renewal's failure (cleared by a renewal that succeeds): the cause of a missed deadline. */
+  private lastRenewError: unknown;
+  /** Local monotonic time at which the renewal in flight started. */
+  private renewStartedAt: number | undefined;
   /** Local monotonic time of acquisition. */
   readonly acquiredAt: number;
 
@@ -108,7 +112,7 @@ export class Lease {
     if (this.state !== 'held') return;
     this.state = 'lost';
     this.clearTimers();
-    const error = new S3LockLostError(this.name, reason, this.fencingToken, cause);
+    const error = new S3LockLostError(this.name, reason, this.fencingToken, cause ?? (reason === 'deadline-passed' ? this.deadlineCause() : undefined));
     this.controller.abort(error);
     this.host.events.emit('lost', {
       name: this.name,
@@ -138,6 +142,15 @@ export class Lease {
     this.host.track(work);
   }
 
+  /** Why the deadline passed, as far as the lease knows: the last renewal's failure, or a renewal still unanswered. */
+  private deadlineCause(): unknown {
+    if (this.lastRenewError !== undefined) return this.lastRenewError;
+    if (this.renewStartedAt !== undefined) {
+      return new Error(`the renewal sent ${Math.round(this.host.mono.now() - this.renewStartedAt)} ms before the deadline had no answer yet (store slow or unreachable, or this process was paused)`);
+    }
+    return undefined;
+  }
+
   private assertLive(): void {
     if (this.state === 'lost') throw this.controller.signal.reason as Error;
     if (!this.isLive) throw new S3LockLostError(this.name, 'deadline-passed', this.fencingToken);
@@ -161,8 +174,13 @@ export class Lease {
 
   private renewInBackground(): void {
     if (this.state !== 'held' || this.renewal) return;
+    this.renewStartedAt = this.host.mono.now();
     this.renewal = this.renewOnce()
+      .then(() => {
+        this.lastRenewError = undefined;
+      })
       .catch((error: unknown) => {
+        this.lastRenewError = error;
         this.host.events.emit('storeError', { name: this.name, operation: 'renew', error: asError(error) });
         if (this.state !== 'held') return;
         // Retry soon while the deadline allows; the deadline timer declares the loss otherwise.
@@ -175,6 +193,7 @@ export class Lease {
       })
       .finally(() => {
         this.renewal = undefined;
+        this.renewStartedAt = undefined;
       });
   }
 
@@ -201,9 +220,23 @@ export class Lease {
       // The deadline passed while the renewal was in flight: once not live, never live again.
       this.lose('deadline-passed');
     } else if (this.state === 'held') {
+      const now = this.host.mono.now();
+      const remainingMs = this.deadline - now;
       this.deadline = result.sentAt + this.record.ttlMs - this.marginMs;
       this.schedule(result.sentAt);
       this.host.events.emit('renewed', { name: this.name, ownerId: this.record.ownerId, leaseId: this.record.leaseId, fencingToken: this.fencingToken });
+      // A renewal starts a third of the TTL after the last write: landing with less than a third
+      // left means it took most of its slack (slow store, overload, retries). Say so before a loss.
+      if (remainingMs < this.record.ttlMs / 3) {
+        this.host.events.emit('renewalSlow', {
+          name: this.name,
+          ownerId: this.record.ownerId,
+          leaseId: this.record.leaseId,
+          fencingToken: this.fencingToken,
+          tookMs: Math.round(now - (this.renewStartedAt ?? result.sentAt)),
+          remainingMs: Math.max(0, Math.round(remainingMs)),
+        });
+      }
     }
   }
 }

@@ -1,5 +1,6 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { hostname } from 'node:os';
+import { v4 as uuidv4 } from 'uuid';
 import { S3LockClosedError, S3LockInvalidOptionsError, S3LockLostError, S3LockUnsupportedStoreError } from './errors';
 import { asError } from './lease';
 import { LockEvents } from './lock-events';
@@ -38,6 +39,12 @@ export class S3LockManager {
   readonly options: ResolvedManagerOptions;
   /** The S3 client in use (the application's, or one built from the config). */
   readonly client: S3Client;
+  /**
+   * This manager's id (a uuid), written into every record it writes: holders are named by host,
+   * pid and this id in errors, logs and `inspect()`, and it stays the same for every lock instance
+   * and attempt of the manager.
+   */
+  readonly id: string = uuidv4();
   private readonly ownsClient: boolean;
   private readonly mono: MonotonicClock;
   private readonly events: LockEvents;
@@ -67,7 +74,7 @@ export class S3LockManager {
         this.logger?.warn(serverClockSkewMessage(this.options.bucket, date, aheadMs, toleranceMs));
       },
     });
-    this.gateway = new S3Gateway(this.client, this.options.bucket, serverClock, this.mono, requestTimeoutMs);
+    this.gateway = new S3Gateway(this.client, this.options.bucket, serverClock, this.mono, requestTimeoutMs, this.options.prefix);
   }
 
   /** A lock instance for `name` (a fresh uuid each call). Validates the name and TTL. */
@@ -184,7 +191,7 @@ export class S3LockManager {
         events: this.events,
         maxPollIntervalMs: this.options.maxPollIntervalMs,
         attemptTimeoutMs: this.options.requestTimeoutMs,
-        bucket: this.options.bucket,
+        storeContext: () => this.gateway.context(),
         protocol: () => this.protocol(),
         safetyMarginFor: (ttlMs) => safetyMarginFor(ttlMs, this.options.safetyMarginMs),
         afterRelease: (n, lease) => this.collectGarbage(n, lease),
@@ -211,12 +218,16 @@ export class S3LockManager {
         options: this.options,
         mono: this.mono,
         pid: process.pid,
+        managerId: this.id,
         refused: (error) => this.refuseFromNowOn(error),
         storeError: (name, operation, error) => this.reportStoreError(name, operation, error),
       });
       this.protocolPromise = attempt;
       void attempt.then(
-        (p) => (this.chosen = p),
+        (p) => {
+          this.chosen = p;
+          this.events.emit('ready', { bucket: this.options.bucket, prefix: this.options.prefix, protocol: p.name });
+        },
         () => undefined,
       );
       attempt.catch((error: unknown) => {

@@ -1,5 +1,5 @@
 import { KeepAlive, Notifier, SerialQueue, jitter, unrefTimeout } from './async-tools';
-import { S3LockClosedError, S3LockStoreError, S3LockTimeoutError, type S3LockHolderInfo } from './errors';
+import { S3LockClosedError, S3LockStoreError, S3LockTimeoutError, type S3LockHolderInfo, type S3LockStoreErrorContext } from './errors';
 import { Lease, asError, type LeaseHost } from './lease';
 import type { LockEvents } from './lock-events';
 import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease } from './lock-protocol';
@@ -12,7 +12,8 @@ export interface QueueHost {
   readonly maxPollIntervalMs: number;
   /** Time limit of one single attempt (the manager's `requestTimeoutMs`). */
   readonly attemptTimeoutMs: number;
-  readonly bucket: string;
+  /** Bucket, prefix and endpoint, for errors. */
+  storeContext(): S3LockStoreErrorContext;
   protocol(): Promise<LockProtocol>;
   safetyMarginFor(ttlMs: number): number;
   /** Garbage collection in the background after a release. */
@@ -217,7 +218,7 @@ export class LockQueue {
             'acquire',
             undefined,
             new Error(`no answer within requestTimeoutMs (${limitMs} ms): the store is slow or unreachable; the attempt goes on in the background and releases anything it wins`),
-            this.host.bucket,
+            { ...this.host.storeContext(), storeErrorCode: 'TimeoutError' },
           ),
         );
       }, limitMs);

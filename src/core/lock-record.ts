@@ -17,6 +17,8 @@ export interface LockRecord {
   readonly nonce: string;
   readonly host: string;
   readonly pid: number;
+  /** The writing manager's id (stable for the manager's life); absent in records of older versions. */
+  readonly managerId?: string;
   /**
    * A force release's record (create-only): nobody builds on it until it expires (`ttlMs` after it
    * was written), by when the generation record that the force release replaces next names a new
@@ -40,6 +42,7 @@ export function recordToMetadata(record: LockRecord): Record<string, string> {
     'lock-nonce': record.nonce,
     'lock-host': encodeURIComponent(record.host),
     'lock-pid': String(record.pid),
+    ...(record.managerId === undefined ? {} : { 'lock-manager': record.managerId }),
     ...(record.forced ? { 'lock-cause': 'force-release' } : {}),
   };
 }
@@ -74,6 +77,7 @@ export function recordFromMetadata(lockName: string, key: string, metadata: Reco
     nonce: m['lock-nonce']!,
     host,
     pid: Number.isSafeInteger(pid) ? pid : -1,
+    ...(m['lock-manager'] ? { managerId: m['lock-manager'] } : {}),
     ...(kind === 'release' && m['lock-cause'] === 'force-release' ? { forced: true } : {}),
   };
 }

@@ -17,6 +17,8 @@ export interface S3LockState {
         readonly fencingToken: number;
         readonly host: string | undefined;
         readonly pid: number | undefined;
+        /** Id of the holder's lock manager (see {@link S3LockManager.id}), when its record names it. */
+        readonly managerId?: string | undefined;
       }
     | undefined;
   /** Server time of the holder's acquisition (undefined if unknown or its record was collected). */
@@ -103,6 +105,13 @@ export interface S3LockEvents {
   acquired: { name: string; ownerId: string; leaseId: string; fencingToken: number; waitedMs: number };
   notAcquired: { name: string; ownerId: string; holderId: string | undefined; holder: S3LockHolderInfo | undefined };
   renewed: { name: string; ownerId: string; leaseId: string; fencingToken: number };
+  /**
+   * A renewal succeeded with less than a third of the TTL left before the lease's local deadline
+   * (`remainingMs`): it took `tookMs`, retries included, where a third of the TTL is its whole
+   * slack. The early warning of a store (or process) that cannot keep up: one more such delay and
+   * the lease is lost (`deadline-passed`). See the README's capacity notes.
+   */
+  renewalSlow: { name: string; ownerId: string; leaseId: string; fencingToken: number; tookMs: number; remainingMs: number };
   lost: { name: string; ownerId: string; leaseId: string; fencingToken: number; reason: S3LockLossReason; error: Error };
   released: { name: string; ownerId: string; leaseId: string; fencingToken: number; heldMs: number };
   /** A release or renewal failed in the store; the lease will expire after its TTL. */
@@ -113,6 +122,11 @@ export interface S3LockEvents {
    * clock). It never moves the server-clock bound that expiry is judged on.
    */
   serverClockSkew: { bucket: string; date: string; aheadMs: number; toleranceMs: number };
+  /**
+   * The protocol was chosen (once per manager, at `probe()` or first use): the prefix's declaration
+   * was read and the probe passed.
+   */
+  ready: { bucket: string; prefix: string; protocol: 'create-only' | 'versioned' };
 }
 
 export type S3LockEventName = keyof S3LockEvents;

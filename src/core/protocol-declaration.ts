@@ -26,8 +26,10 @@ export function declarationKey(prefix: string): string {
 }
 
 /** Reads the declaration with one HEAD; `undefined` when the prefix was never declared. */
-export async function readDeclaration(gateway: S3Gateway, prefix: string): Promise<ProtocolDeclaration | undefined> {
-  const head = await gateway.head(declarationKey(prefix), undefined, 'protocol declaration');
+export async function readDeclaration(gateway: S3Gateway, prefix: string, via: 'head' | 'get' = 'head'): Promise<ProtocolDeclaration | undefined> {
+  // A GET (same price class) answers errors with a body: the manager's first request tells a
+  // missing bucket, wrong credentials and a denied action apart, where a HEAD says only 403 / 404.
+  const head = via === 'get' ? await gateway.get(declarationKey(prefix), undefined, 'protocol declaration') : await gateway.head(declarationKey(prefix), undefined, 'protocol declaration');
   if (!head.found) return undefined;
   const host = head.metadata['lock-host'];
   return {

@@ -17,6 +17,8 @@ export interface ProtocolDeps {
   readonly options: ResolvedManagerOptions;
   readonly mono: MonotonicClock;
   readonly pid: number;
+  /** The manager's id, written into its records. */
+  readonly managerId?: string;
   /** Told when a running create-only protocol finds the store no longer honours create-only writes. */
   readonly refused?: (error: S3LockUnsupportedStoreError) => void;
   /** Told when a declaration check started in the background (after a detected loss) could not be made. */
@@ -44,7 +46,7 @@ export async function selectProtocol(deps: ProtocolDeps): Promise<LockProtocol> 
   const { gateway, options } = deps;
   const passed: Passed = new Map();
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const declaration = await readDeclaration(gateway, options.prefix);
+    const declaration = await readDeclaration(gateway, options.prefix, 'get');
     if (declaration) return adopt(deps, declaration, passed);
     const chosen = await probeAsConfigured(deps, passed);
     const outcome = await writeDeclaration(gateway, options.prefix, chosen, options.host, deps.pid);
@@ -54,7 +56,7 @@ export async function selectProtocol(deps: ProtocolDeps): Promise<LockProtocol> 
     }
     // 412: someone declared first; unknown outcome: read it back. Either way, read again.
   }
-  throw new S3LockStoreError(undefined, 'protocol declaration', undefined, new Error(`the declaration of prefix "${options.prefix}" could not be settled in ${MAX_ROUNDS} rounds`));
+  throw new S3LockStoreError(undefined, 'protocol declaration', undefined, new Error(`the declaration of prefix "${options.prefix}" could not be settled in ${MAX_ROUNDS} rounds`), gateway.context());
 }
 
 async function adopt(deps: ProtocolDeps, declaration: ProtocolDeclaration, passed: Passed): Promise<LockProtocol> {
@@ -144,7 +146,7 @@ function versioned(deps: ProtocolDeps, check: DeclarationCheck): LockProtocol {
   const { options } = deps;
   return new VersionedProtocol(
     deps.gateway,
-    { prefix: options.prefix, host: options.host, pid: deps.pid, serverClockToleranceMs: options.serverClockToleranceMs },
+    { prefix: options.prefix, host: options.host, pid: deps.pid, managerId: deps.managerId, serverClockToleranceMs: options.serverClockToleranceMs },
     deps.mono,
     check,
   );
@@ -169,6 +171,7 @@ function createOnly(deps: ProtocolDeps, versionedAtProbe: boolean, check: Declar
       prefix: options.prefix,
       host: options.host,
       pid: deps.pid,
+      managerId: deps.managerId,
       serverClockToleranceMs: options.serverClockToleranceMs,
       gcHorizonMs: options.gcHorizonMs,
       gcIntervalMs: options.gcIntervalMs,

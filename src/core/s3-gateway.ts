@@ -9,7 +9,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { S3LockBucketMissingError, S3LockStoreError } from './errors';
+import { S3LockBucketMissingError, S3LockStoreError, type S3LockStoreErrorContext } from './errors';
 import type { MonotonicClock, ServerClock } from './server-clock';
 
 /** Outcome of a create-only write. */
@@ -93,7 +93,14 @@ export class S3Gateway {
     readonly serverClock: ServerClock,
     private readonly mono: MonotonicClock,
     private readonly requestTimeoutMs: number,
+    /** The manager's key prefix, named in errors. */
+    readonly prefix?: string,
   ) {}
+
+  /** The endpoint requests go to (`protocol://host[:port]`), learnt from the first request sent. */
+  private endpoint: string | undefined;
+  /** The S3 call each failed request made, for its error. */
+  private readonly failedCalls = new WeakMap<object, string>();
 
   /** PutObject with `If-None-Match: *`. */
   async createIfAbsent(key: string, metadata: Record<string, string>, lockName: string | undefined, operation: string): Promise<CreateOutcome> {
@@ -288,10 +295,25 @@ export class S3Gateway {
     }
   }
 
-  /** The typed error for a failed request: {@link S3LockBucketMissingError} for `NoSuchBucket`. */
+  /**
+   * The typed error for a failed request (or an outcome a caller could not settle), naming the S3
+   * call, bucket, prefix and endpoint: {@link S3LockBucketMissingError} for `NoSuchBucket`.
+   */
+  failure(lockName: string | undefined, operation: string, error: unknown): S3LockStoreError {
+    if (error instanceof S3LockStoreError) return error;
+    const context = this.context(error);
+    if (isNoSuchBucket(error)) return new S3LockBucketMissingError(lockName, operation, this.bucket, error, context);
+    return new S3LockStoreError(lockName, operation, statusOf(error), error, context);
+  }
+
+  /** Bucket, prefix, endpoint, and the S3 call that `error` came from (when it came from one). */
+  context(error?: unknown): S3LockStoreErrorContext {
+    const s3Operation = error !== null && typeof error === 'object' ? this.failedCalls.get(error) : undefined;
+    return { bucket: this.bucket, prefix: this.prefix, endpoint: this.endpoint, ...(s3Operation === undefined ? {} : { s3Operation }) };
+  }
+
   private storeError(lockName: string | undefined, operation: string, error: unknown): S3LockStoreError {
-    if (isNoSuchBucket(error)) return new S3LockBucketMissingError(lockName, operation, this.bucket, error);
-    return new S3LockStoreError(lockName, operation, statusOf(error), error, this.bucket);
+    return this.failure(lockName, operation, error);
   }
 
   /**
@@ -303,6 +325,7 @@ export class S3Gateway {
     const mono = this.mono;
     (command.middlewareStack as MiddlewareAdder).add(
       (next) => async (args) => {
+        this.endpoint ??= endpointOf((args as { request?: unknown }).request);
         const sentAt = mono.now();
         const result = await next(args);
         const response = (result as { response?: { headers?: Record<string, string> } }).response;
@@ -312,8 +335,20 @@ export class S3Gateway {
       },
       { step: 'deserialize', priority: 'low', name: 's3LockServerDate', override: true },
     );
-    return this.client.send(command as Parameters<S3Client['send']>[0], { abortSignal: AbortSignal.timeout(timeoutMs) });
+    try {
+      return await this.client.send(command as Parameters<S3Client['send']>[0], { abortSignal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      if (error !== null && typeof error === 'object') this.failedCalls.set(error, command.constructor.name.replace(/Command$/, ''));
+      throw error;
+    }
   }
+}
+
+/** `protocol://host[:port]` of an SDK HTTP request, without a virtual-hosted bucket's name. */
+function endpointOf(request: unknown): string | undefined {
+  const r = request as { protocol?: string; hostname?: string; port?: number } | undefined;
+  if (!r?.hostname) return undefined;
+  return `${r.protocol ?? 'https:'}//${r.hostname}${r.port === undefined ? '' : `:${r.port}`}`;
 }
 
 /** The record repeated as a small JSON body, for people reading the bucket (the metadata is authoritative). */

@@ -33,34 +33,50 @@ export async function probeCreateOnly(gateway: S3Gateway, prefix: string): Promi
 /** Fresh keys the create-only probe tries before it refuses a store. */
 export const PROBE_KEYS = 3;
 
-/** Creates `key` twice (three times when the second succeeds), then cleans it up. */
+/**
+ * Creates `key` twice (three times when the second succeeds), then removes what it created. A
+ * failing clean-up never hides the probe's own failure: after a failure the clean-up runs in the
+ * background (so a hanging store costs one request timeout, not two) and its own failure is
+ * dropped; nothing is deleted when nothing was created.
+ */
 async function createTwice(gateway: S3Gateway, key: string): Promise<{ honoured: boolean; versionIds: boolean }> {
   const metadata = { 'lock-probe': '1' };
-  const versions: Array<string | undefined> = [];
+  const created: Array<string | undefined> = [];
+  let outcome: { honoured: boolean; versionIds: boolean };
   try {
-    const first = await gateway.createIfAbsent(key, metadata, undefined, 'probe');
-    if (first.kind === 'unknown') throw new S3LockStoreError(undefined, 'probe', undefined, first.error);
-    if (first.kind === 'created') versions.push(first.versionId);
-    const second = await gateway.createIfAbsent(key, metadata, undefined, 'probe');
-    if (second.kind === 'unknown') throw new S3LockStoreError(undefined, 'probe', undefined, second.error);
-    if (second.kind !== 'created') return { honoured: true, versionIds: versions.some((v) => v !== undefined && v !== 'null') };
-    versions.push(second.versionId);
-    // A store that ignores the condition lets a third create succeed too. A 412 now means the
-    // condition is honoured and the first key vanished in between: a store failure to retry.
-    const third = await gateway.createIfAbsent(key, metadata, undefined, 'probe');
-    if (third.kind === 'unknown') throw new S3LockStoreError(undefined, 'probe', undefined, third.error);
-    if (third.kind === 'exists') {
-      throw new S3LockStoreError(undefined, 'probe', undefined, new Error(`the probe's key ${key} vanished between its first and second create (the bucket re-created or the prefix emptied meanwhile?); probe again`));
-    }
-    versions.push(third.versionId);
-    return { honoured: false, versionIds: false };
-  } finally {
-    await cleanUp(gateway, key, versions);
+    outcome = await createAndCount(gateway, key, metadata, created);
+  } catch (error) {
+    void cleanUp(gateway, key, created).catch(() => undefined);
+    throw error;
   }
+  await cleanUp(gateway, key, created);
+  return outcome;
 }
 
-async function cleanUp(gateway: S3Gateway, key: string, versions: Array<string | undefined>): Promise<void> {
-  const ids = versions.filter((v): v is string => v !== undefined && v !== 'null');
+async function createAndCount(gateway: S3Gateway, key: string, metadata: Record<string, string>, created: Array<string | undefined>): Promise<{ honoured: boolean; versionIds: boolean }> {
+  const first = await gateway.createIfAbsent(key, metadata, undefined, 'probe');
+  // An unknown outcome may have left the key behind: a stray `.probe/` key, harmless.
+  if (first.kind === 'unknown') throw gateway.failure(undefined, 'probe', first.error);
+  if (first.kind === 'created') created.push(first.versionId);
+  const second = await gateway.createIfAbsent(key, metadata, undefined, 'probe');
+  if (second.kind === 'unknown') throw gateway.failure(undefined, 'probe', second.error);
+  if (second.kind !== 'created') return { honoured: true, versionIds: created.some((v) => v !== undefined && v !== 'null') };
+  created.push(second.versionId);
+  // A store that ignores the condition lets a third create succeed too. A 412 now means the
+  // condition is honoured and the first key vanished in between: a store failure to retry.
+  const third = await gateway.createIfAbsent(key, metadata, undefined, 'probe');
+  if (third.kind === 'unknown') throw gateway.failure(undefined, 'probe', third.error);
+  if (third.kind === 'exists') {
+    throw new S3LockStoreError(undefined, 'probe', undefined, new Error(`the probe's key ${key} vanished between its first and second create (the bucket re-created or the prefix emptied meanwhile?); probe again`), gateway.context());
+  }
+  created.push(third.versionId);
+  return { honoured: false, versionIds: false };
+}
+
+/** Deletes the probe's key: each version written when the bucket is versioned, else the key. */
+async function cleanUp(gateway: S3Gateway, key: string, created: Array<string | undefined>): Promise<void> {
+  if (created.length === 0) return;
+  const ids = created.filter((v): v is string => v !== undefined && v !== 'null');
   if (ids.length === 0) {
     await gateway.delete(key, undefined, 'probe clean-up');
     return;

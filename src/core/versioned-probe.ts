@@ -1,6 +1,5 @@
 import { v4 as uuidv4 } from 'uuid';
-import { S3LockStoreError } from './errors';
-import { statusOf, type S3Gateway } from './s3-gateway';
+import type { S3Gateway } from './s3-gateway';
 import { probeKey, type ProbeVerdict } from './store-probe';
 
 /** Advice given when the versioned probe fails. */
@@ -20,7 +19,7 @@ export const AUTO_ADVICE =
  * that version's metadata; ListObjectVersions lists those two, newest first (with at most
  * duplicates of them, written by SDK retries after lost answers); a DELETE by
  * version id removes the version (no delete marker). Cleans up its versions. Store failures throw
- * {@link S3LockStoreError}.
+ * `S3LockStoreError`.
  */
 export async function probeVersioned(gateway: S3Gateway, prefix: string): Promise<ProbeVerdict> {
   const status = await gateway.getBucketVersioning('probe');
@@ -34,7 +33,7 @@ export async function probeVersioned(gateway: S3Gateway, prefix: string): Promis
     const tags = [uuidv4(), uuidv4()];
     for (const tag of tags) {
       const put = await gateway.putVersion(key, { 'lock-probe': tag }, undefined, 'probe');
-      if (put.kind === 'unknown') throw new S3LockStoreError(undefined, 'probe', statusOf(put.error), put.error);
+      if (put.kind === 'unknown') throw gateway.failure(undefined, 'probe', put.error);
       if (put.versionId === undefined || put.versionId === 'null') {
         return { ok: false, primitive: 'versioning', detail: `PutObject returned no version id (${String(put.versionId)})` };
       }

@@ -6,7 +6,7 @@ import { holderOf, notAcquiredResult } from './holder-info';
 import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease, RenewResult } from './lock-protocol';
 import { recordFromMetadata, recordToMetadata, type LockRecord } from './lock-record';
 import type { S3LockState } from './lock-types';
-import { statusOf, type PutOutcome, type S3Gateway } from './s3-gateway';
+import type { PutOutcome, S3Gateway } from './s3-gateway';
 import type { MonotonicClock } from './server-clock';
 import {
   availability,
@@ -30,6 +30,8 @@ export interface VersionedProtocolOptions {
   readonly prefix: string;
   readonly host: string;
   readonly pid: number;
+  /** This manager's id, written into its records. */
+  readonly managerId?: string;
   readonly serverClockToleranceMs: number;
 }
 
@@ -174,7 +176,7 @@ export class VersionedProtocol implements LockProtocol {
       if (!set) this.unsettled.set(lease.leaseId, (set = new Set()));
       this.leaseNames.set(lease.leaseId, name);
       if (set.size < MAX_ORPHANS) set.add(record.nonce);
-      throw new S3LockStoreError(name, 'renew', statusOf(put.error), put.error);
+      throw this.gateway.failure(name, 'renew', put.error);
     }
     if (this.recordsLost(lease, state)) {
       // The claim version is gone, or the key was deleted (a new delete marker): the lease with it.
@@ -380,7 +382,7 @@ export class VersionedProtocol implements LockProtocol {
       if (put.kind === 'unknown') {
         // It may still be applied later: delete it whenever it shows up.
         this.addOrphan(name, record.nonce);
-        throw new S3LockStoreError(name, 'acquire', statusOf(put.error), put.error);
+        throw this.gateway.failure(name, 'acquire', put.error);
       }
       // Written, then deleted by a takeover that judged it expired: not ours.
       return { state, retry: true };
@@ -443,7 +445,7 @@ export class VersionedProtocol implements LockProtocol {
     if (put.kind === 'written') return;
     const state = await this.read(name, operation);
     if (versionsWithNonce(state, record.nonce).length === 0) {
-      throw new S3LockStoreError(name, operation, statusOf(put.error), put.error);
+      throw this.gateway.failure(name, operation, put.error);
     }
   }
 
@@ -486,7 +488,7 @@ export class VersionedProtocol implements LockProtocol {
       this.views.set(name, state);
       return state;
     }
-    throw new S3LockStoreError(name, operation, undefined, new Error(`versions of ${key} kept disappearing between ListObjectVersions and HeadObject`));
+    throw new S3LockStoreError(name, operation, undefined, new Error(`versions of ${key} kept disappearing between ListObjectVersions and HeadObject`), this.gateway.context());
   }
 
   private async list(
@@ -512,7 +514,7 @@ export class VersionedProtocol implements LockProtocol {
       if (out.nextKeyMarker === undefined) break;
       markers = { keyMarker: out.nextKeyMarker, versionIdMarker: out.nextVersionIdMarker };
     }
-    throw new S3LockStoreError(name, operation, undefined, new Error(`${key} has too many versions to list (more than ${MAX_PAGES} pages); delete them by hand`));
+    throw new S3LockStoreError(name, operation, undefined, new Error(`${key} has too many versions to list (more than ${MAX_PAGES} pages); delete them by hand`), this.gateway.context());
   }
 
   /** Deletes abandoned claims of ours that showed up (never reported won: nobody relies on them). */
@@ -557,12 +559,13 @@ export class VersionedProtocol implements LockProtocol {
       nonce: uuidv4(),
       host: this.options.host,
       pid: this.options.pid,
+      managerId: this.options.managerId,
     };
   }
 
   /** A tombstone ending another lease (takeover, force release): names that lease, written by us. */
   private tombstoneFor(ended: LockRecord, fencingToken: number): LockRecord {
-    return { ...ended, kind: 'release', fencingToken: Math.max(1, fencingToken), nonce: uuidv4(), host: this.options.host, pid: this.options.pid };
+    return { ...ended, kind: 'release', fencingToken: Math.max(1, fencingToken), nonce: uuidv4(), host: this.options.host, pid: this.options.pid, managerId: this.options.managerId };
   }
 
   private notAcquired(state: VersionedState): AcquireResult {

@@ -69,7 +69,7 @@ describe.each(PROTOCOL_CASES)('permanent store errors ($protocol)', ({ protocol,
       const error = await failure(manager.lock('job').acquire({ waitMs: WAIT_MS }));
       expect(error).not.toBeInstanceOf(S3LockTimeoutError);
       expect(error).toBeInstanceOf(S3LockStoreError);
-      expect((error as S3LockStoreError).statusCode).toBe(403);
+      expect((error as S3LockStoreError).storeStatusCode).toBe(403);
       expect((error as S3LockStoreError).lockName).toBe('job');
       expect((error as { bucket?: string }).bucket).toBe(bucket);
       expect(error.message).toContain('"job"');
@@ -78,9 +78,9 @@ describe.each(PROTOCOL_CASES)('permanent store errors ($protocol)', ({ protocol,
       expect(storeErrors).toEqual([]);
       // tryAcquire() and using() say the same
       const tried = await failure(manager.lock('job').tryAcquire());
-      expect((tried as S3LockStoreError).statusCode).toBe(403);
+      expect((tried as S3LockStoreError).storeStatusCode).toBe(403);
       const used = await failure(manager.using('job', () => 1, { waitMs: WAIT_MS }));
-      expect((used as S3LockStoreError).statusCode).toBe(403);
+      expect((used as S3LockStoreError).storeStatusCode).toBe(403);
       expect(log.commands.length).toBeLessThanOrEqual(3 * MAX_REQUESTS);
     } finally {
       forbidden?.cancel();

@@ -39,7 +39,7 @@ describe('permanent store errors while waiting', () => {
     expect(outcome.ok).toBe(false);
     const error = (outcome as { error: unknown }).error as S3LockStoreError;
     expect(error).toBeInstanceOf(code === 'NoSuchBucket' ? S3LockBucketMissingError : S3LockStoreError);
-    expect(error.statusCode).toBe(status);
+    expect(error.storeStatusCode).toBe(status);
     expect(error.lockName).toBe('job');
     expect(error.bucket).toBe(world.bucket);
     expect(error.message).toContain(`"${world.bucket}"`);
