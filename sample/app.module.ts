@@ -28,7 +28,10 @@ import { TickJob } from './tick.job';
           client: s3, // the application's client: the module never destroys it (StorageModule does)
           bucket: config.bucket,
           ttlMs: config.lockTtlMs,
-          probeOnStartup: true, // an unreachable bucket fails the start, not the first lock
+          probeOnStartup: true, // the default: an unreachable bucket fails the start, not the first lock
+          // The demo names the holder of each 423 (host, pid, manager id); off by default, as it
+          // tells any client the names of internal hosts.
+          http: { exposeHolder: true },
           logger: new Logger(`S3Lock ${config.instance}`),
         };
       },

@@ -34,7 +34,8 @@ export class EventLog implements OnModuleInit {
 
   onModuleInit(): void {
     const { locks } = this;
-    locks.on('attempt', (e) => this.write('attempt', { lock: e.name, owner: e.ownerId }));
+    const manager = locks.manager.id; // names this instance in the 423 bodies of the others (http.exposeHolder)
+    locks.on('attempt', (e) => this.write('attempt', { lock: e.name, owner: e.ownerId, manager }));
     locks.on('acquired', (e) => this.write('acquired', { lock: e.name, token: e.fencingToken, owner: e.ownerId, waitedMs: e.waitedMs }));
     locks.on('notAcquired', (e) => this.write('notAcquired', { lock: e.name, owner: e.ownerId, holder: e.holderId, holderToken: e.holder?.fencingToken }));
     locks.on('renewed', (e) => this.write('renewed', { lock: e.name, token: e.fencingToken, owner: e.ownerId }));

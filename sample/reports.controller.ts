@@ -1,8 +1,8 @@
 /**
  * `POST /reports/:id` builds report `id` under the lock `report:<id>`, on whichever instance the
  * request reached. While one instance builds it, the same request on any instance answers
- * 423 Locked (the default `onLocked` of routes is 'throw'; the body names the lock and its holder
- * and a Retry-After header is set). Different ids lock different names and run in parallel.
+ * 423 Locked (the default `onLocked` of routes is 'throw'; the body names the lock, and its holder
+ * because the sample sets `http.exposeHolder`; a Retry-After header is set). Different ids lock different names and run in parallel.
  */
 import { Controller, HttpCode, HttpStatus, Inject, Param, Post } from '@nestjs/common';
 import { currentS3Lock, WithS3Lock } from '../src';

@@ -17,7 +17,8 @@ export {
   S3LockClosedError,
   S3LockCorruptRecordError,
 } from './core/errors';
-export type { S3LockHolderInfo, S3LockLossReason, S3LockProbePrimitive } from './core/errors';
+export type { S3LockHolderInfo, S3LockLossReason, S3LockProbePrimitive, S3LockStoreErrorContext } from './core/errors';
+export { REQUIRED_S3_PERMISSIONS } from './core/errors';
 export { DEFAULTS as S3_LOCK_DEFAULTS, MIN_TTL_MS, MAX_TTL_MS } from './core/lock-options';
 export type {
   S3LockManagerOptions,
@@ -40,6 +41,9 @@ export {
   getS3LockMetadata,
   S3LockInterceptor,
   S3LockedException,
+  S3LockUnavailableException,
+  S3LockInvalidNameException,
+  S3LockErrorInterceptor,
   S3LockHealthIndicator,
   currentS3Lock,
   S3_LOCK_METADATA,
@@ -53,13 +57,17 @@ export type {
   S3LockDecoratorDefaults,
   S3LockModuleLogger,
   S3LockOnLocked,
+  S3LockHttpOptions,
   S3LockTryResult,
   WithS3LockOptions,
   S3LockName,
   S3LockMethodMetadata,
   S3LockMethodDecorator,
+  S3LockMethodResult,
   S3LockedHolder,
   S3LockedResponseBody,
+  S3LockUnavailableResponseBody,
+  S3LockInvalidNameResponseBody,
   S3LockHealthDetails,
   S3LockHealthIndicatorResult,
   S3LockHealthCheckOptions,

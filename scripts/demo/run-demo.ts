@@ -217,6 +217,7 @@ class Demo {
   private onEvent(e: DemoEvent): void {
     this.events.push(e);
     if ((e.event === 'acquired' || e.event === 'attempt') && typeof e.owner === 'string') this.owners.set(e.owner, e.instance);
+    if (e.event === 'attempt' && typeof e.manager === 'string') this.owners.set(e.manager, e.instance);
     const t = this.takeover;
     if (t && e.event === 'acquired' && e.instance !== t.victim && typeof e.lock === 'string' && typeof e.token === 'number' && t.locks.has(e.lock)) {
       const tokenBefore = t.locks.get(e.lock)!;
@@ -279,8 +280,8 @@ class Demo {
     const base = { round, instance: instance.name, report, sentAt };
     try {
       const response = await fetch(`http://127.0.0.1:${instance.port}/reports/${report}`, { method: 'POST', signal: AbortSignal.timeout(20_000) });
-      const body = (await response.json().catch(() => undefined)) as { fencingToken?: number; holder?: { ownerId?: string } } | undefined;
-      return { ...base, status: response.status, token: body?.fencingToken, holderOwner: body?.holder?.ownerId, doneAt: monoMs() };
+      const body = (await response.json().catch(() => undefined)) as { fencingToken?: number; holder?: { managerId?: string } } | undefined;
+      return { ...base, status: response.status, token: body?.fencingToken, holderOwner: body?.holder?.managerId, doneAt: monoMs() };
     } catch (error) {
       return { ...base, status: 0, error: error instanceof Error ? error.message : String(error), doneAt: monoMs() };
     }

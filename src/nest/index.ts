@@ -12,11 +12,21 @@ export type {
   S3LockDecoratorDefaults,
   S3LockModuleLogger,
   S3LockOnLocked,
+  S3LockHttpOptions,
 } from './s3-lock-module-options.interface';
 export { S3LockService, type S3LockTryResult } from './s3-lock.service';
-export { WithS3Lock, getS3LockMetadata, type WithS3LockOptions, type S3LockName, type S3LockMethodMetadata, type S3LockMethodDecorator } from './s3-lock.decorator';
+export { WithS3Lock, getS3LockMetadata, type WithS3LockOptions, type S3LockName, type S3LockMethodMetadata, type S3LockMethodDecorator, type S3LockMethodResult } from './s3-lock.decorator';
 export { S3LockInterceptor } from './s3-lock.interceptor';
-export { S3LockedException, type S3LockedHolder, type S3LockedResponseBody } from './s3-lock.exception';
+export {
+  S3LockedException,
+  S3LockUnavailableException,
+  S3LockInvalidNameException,
+  type S3LockedHolder,
+  type S3LockedResponseBody,
+  type S3LockUnavailableResponseBody,
+  type S3LockInvalidNameResponseBody,
+} from './s3-lock.exception';
+export { S3LockErrorInterceptor } from './s3-lock.error-interceptor';
 export { S3LockHealthIndicator, type S3LockHealthDetails, type S3LockHealthIndicatorResult, type S3LockHealthCheckOptions } from './s3-lock.health';
 export { currentS3Lock } from './s3-lock.context';
 export { S3_LOCK_METADATA } from './s3-lock.constants';

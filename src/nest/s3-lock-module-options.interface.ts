@@ -61,17 +61,53 @@ export interface S3LockModuleOptions extends Omit<S3LockManagerOptions, 'logger'
    */
   shutdownTimeoutMs?: number;
   /**
-   * Where the module logs: debug for attempts, acquisitions and releases, log for skipped
-   * methods, warn for lost leases and store errors. `false` turns logging off.
+   * Where the module logs: `debug` for per-call events (attempts, acquisitions, skipped methods,
+   * releases), `log` for one start-up line (bucket, prefix, protocol, probe result), `warn` for
+   * lost leases and store errors (cause first), `error` for a store that cannot hold locks.
+   * `false` turns logging off.
    * @default new Logger('S3Lock')
    */
   logger?: S3LockModuleLogger | false;
   /**
-   * Run the store probe when the application starts (`onApplicationBootstrap`), so an unreachable
-   * bucket or a store that cannot hold locks fails the start-up instead of the first lock.
-   * @default false (the probe runs at first use)
+   * Run the store probe when the application starts (`onApplicationBootstrap`), so a wrong bucket,
+   * wrong credentials, an unreachable endpoint or a store that cannot hold locks stops the start-up
+   * (with the typed error naming bucket, endpoint and cause) instead of failing an end user's
+   * request. `false` for applications that must start without the store: the probe then runs at
+   * first use.
+   * @default true
    */
   probeOnStartup?: boolean;
+  /**
+   * Warn at start-up when the process has no SIGTERM handler (Nest's `app.enableShutdownHooks()`
+   * not called): held locks are then not released on SIGTERM, and other instances wait up to a TTL.
+   * @default true
+   */
+  warnWithoutShutdownHooks?: boolean;
+  /** How lock errors thrown in routes, RPC and WebSocket handlers answer clients. */
+  http?: S3LockHttpOptions;
+}
+
+/** How lock errors answer clients (routes, RPC and WebSocket handlers). */
+export interface S3LockHttpOptions {
+  /**
+   * Turn the lock's errors into client answers, in decorated methods and in every other handler
+   * (an `APP_INTERCEPTOR`): busy (`S3LockTimeoutError`, `S3LockNotAcquiredError`) answers 423; a
+   * store failure, a refused store, a lost lease or a closed manager answer 503 with a generic body
+   * (details logged); an invalid lock name answers 400 naming the rule. `false` leaves those errors
+   * to the application's filters (the decorator's own busy case still answers 423).
+   * @default true
+   */
+  mapErrors?: boolean;
+  /** Put the holder (host, pid, manager id, fencing token, expiry) in 423 bodies. It names internal hosts. @default false */
+  exposeHolder?: boolean;
+  /**
+   * `Retry-After` of a 423, in seconds: this value, but never later than the holder's lease could
+   * expire (at least 1).
+   * @default 1
+   */
+  retryAfterSeconds?: number;
+  /** `Retry-After` of a 503 (the store failed), in seconds. @default 5 */
+  unavailableRetryAfterSeconds?: number;
 }
 
 /** Extra options of `forRoot()` / `forRootAsync()`, outside the options object. */

@@ -15,7 +15,9 @@ describe('resolveModuleOptions', () => {
       onLockedMethod: 'skip',
       minHoldMs: 0,
       shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,
-      probeOnStartup: false,
+      probeOnStartup: true,
+      warnWithoutShutdownHooks: true,
+      http: { mapErrors: true, exposeHolder: false, retryAfterSeconds: 1, unavailableRetryAfterSeconds: 5 },
     });
     expect(DEFAULT_SHUTDOWN_TIMEOUT_MS).toBe(5_000);
     expect(resolved.logger).toBeInstanceOf(Logger);

@@ -2,7 +2,7 @@ import { Get, SetMetadata, UseGuards, UseInterceptors, type CanActivate } from '
 import { INTERCEPTORS_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { S3LockInvalidOptionsError } from '../core/errors';
 import { S3_LOCK_METADATA } from './s3-lock.constants';
-import { getS3LockMetadata, WithS3Lock } from './s3-lock.decorator';
+import { getS3LockMetadata, WithS3Lock, type WithS3LockOptions } from './s3-lock.decorator';
 import { S3LockInterceptor } from './s3-lock.interceptor';
 
 class AllowAll implements CanActivate {
@@ -18,7 +18,7 @@ describe('@WithS3Lock', () => {
       @UseGuards(AllowAll)
       @SetMetadata('custom', 42)
       @WithS3Lock('below')
-      handler(): string {
+      async handler(): Promise<string> {
         return 'a';
       }
     }
@@ -37,7 +37,7 @@ describe('@WithS3Lock', () => {
       @SetMetadata('custom', 'kept')
       @UseGuards(AllowAll)
       @Get('b')
-      handler(): string {
+      async handler(): Promise<string> {
         return 'b';
       }
     }
@@ -54,23 +54,60 @@ describe('@WithS3Lock', () => {
     class Target {
       @WithS3Lock('x')
       @UseInterceptors(other)
-      handler(): void {}
+      async handler(): Promise<void> {}
     }
     expect(Reflect.getMetadata(INTERCEPTORS_METADATA, Target.prototype.handler)).toEqual([other, S3LockInterceptor.instance]);
   });
 
-  it('validates its options when the class is defined', () => {
-    const decorate = (name: unknown, options: object): unknown => WithS3Lock(name as string, options);
-    expect(() => decorate('', {})).toThrow(S3LockInvalidOptionsError);
-    expect(() => decorate(42, {})).toThrow(/non-empty string or a function/);
-    expect(() => decorate('x', { ttlMs: 100 })).toThrow(/Invalid ttlMs for lock "x"/);
-    expect(() => decorate('x', { waitMs: -5 })).toThrow(/waitMs/);
-    expect(() => decorate('x', { onLocked: 'later' })).toThrow(/onLocked/);
-    expect(() => decorate('x', { minHoldMs: -1 })).toThrow(/minHoldMs/);
-    expect(() => decorate('x', { enabled: 'no' })).toThrow(/enabled/);
+  /** Applies `@WithS3Lock(name, options)` to `Target.method`, as a class definition does. */
+  function decorate(name: unknown, options?: unknown): void {
+    class Target {
+      async method(): Promise<void> {}
+    }
+    const descriptor = Object.getOwnPropertyDescriptor(Target.prototype, 'method')!;
+    WithS3Lock(name as string, options as WithS3LockOptions)(Target.prototype, 'method', descriptor as TypedPropertyDescriptor<() => Promise<void>>);
+  }
+
+  it('validates its name and options when the class is defined, naming Class.method', () => {
+    const invalid = (name: unknown, options?: unknown): S3LockInvalidOptionsError => {
+      try {
+        decorate(name, options);
+      } catch (error) {
+        expect(error).toBeInstanceOf(S3LockInvalidOptionsError);
+        return error as S3LockInvalidOptionsError;
+      }
+      throw new Error('expected @WithS3Lock() to throw');
+    };
+    expect(() => WithS3Lock('', {})).not.toThrow(); // only when applied, where Class.method is known
+    expect(invalid('').message).toBe('Invalid option name: @WithS3Lock() on Target.method: a lock name must not be empty');
+    expect(invalid(42).message).toMatch(/@WithS3Lock\(\) on Target\.method: the lock name must be a non-empty string or a function/);
+    expect(invalid('x', { ttlMs: 100 }).message).toMatch(/^Invalid ttlMs for lock "x": @WithS3Lock\(\) on Target\.method: must be an integer between 2000/);
+    expect(invalid('x', { waitMs: -5 })).toMatchObject({ option: 'waitMs', message: expect.stringContaining('@WithS3Lock() on Target.method: must be a number >= 0') });
+    expect(invalid('x', { onLocked: 'later' })).toMatchObject({ option: 'onLocked', message: expect.stringContaining('Target.method') });
+    expect(invalid('x', { minHoldMs: -1 })).toMatchObject({ option: 'minHoldMs', message: expect.stringContaining('Target.method') });
+    expect(invalid('x', { enabled: 'no' })).toMatchObject({ option: 'enabled', message: expect.stringContaining('@WithS3Lock() on Target.method: must be a boolean') });
+    expect(invalid('x', null)).toMatchObject({ option: 'options', message: expect.stringContaining('@WithS3Lock() on Target.method: the options must be an object') });
     expect(() =>
-      WithS3Lock('x')({}, 'notAMethod', { value: 42 } as unknown as TypedPropertyDescriptor<() => void>),
-    ).toThrow(/can only decorate methods/);
+      WithS3Lock('x')({}, 'notAMethod', { value: 42 } as unknown as TypedPropertyDescriptor<() => Promise<void>>),
+    ).toThrow(/can only decorate methods; Object\.notAMethod/);
+  });
+
+  it('validates a static name with the engine rules at decoration time, naming Class.method', () => {
+    const long = 'n'.repeat(2_000);
+    expect(() => decorate(long)).toThrow(S3LockInvalidOptionsError);
+    expect(() => decorate(long)).toThrow(/@WithS3Lock\(\) on Target\.method: a lock name must be at most 256 characters, got 2000/);
+    expect(() => decorate('n'.repeat(256))).not.toThrow();
+    expect(() => decorate('bad\u0000name')).toThrow(/@WithS3Lock\(\) on Target\.method: a lock name must not contain control characters/);
+    expect(() => decorate('not xml \uffff')).toThrow(/@WithS3Lock\(\) on Target\.method: a lock name must not contain U\+FFFF/);
+    expect(() => decorate('order:42/\u00fcn\u00ef \u{1F512}')).not.toThrow();
+    // a class definition with such a name fails where it is defined, not on every call
+    expect(() => {
+      class Report {
+        @WithS3Lock('')
+        async nightly(): Promise<void> {}
+      }
+      return Report;
+    }).toThrow(/@WithS3Lock\(\) on Report\.nightly: a lock name must not be empty/);
   });
 
   it('fails clearly when no S3LockModule was started', async () => {
@@ -83,15 +120,15 @@ describe('@WithS3Lock', () => {
     await expect(new Orphan().run()).rejects.toThrow(/@WithS3Lock\(\) on Orphan\.run has no S3LockService.*S3LockModule\.forRoot/);
   });
 
-  it('enabled: false calls the method as is, without any lock or module', () => {
+  it('enabled: false calls the method as is, without any lock or module', async () => {
     class Flagged {
       value = 7;
       @WithS3Lock('flagged', { enabled: false })
-      read(add: number): number {
+      async read(add: number): Promise<number> {
         return this.value + add;
       }
     }
-    expect(new Flagged().read(1)).toBe(8);
+    await expect(new Flagged().read(1)).resolves.toBe(8);
   });
 
   it('types the name function on the method arguments', () => {

@@ -1,10 +1,12 @@
 import { UseInterceptors } from '@nestjs/common';
+import type { Observable } from 'rxjs';
 import { S3LockInvalidOptionsError } from '../core/errors';
+import { checkLockName } from '../core/lock-name';
 import type { S3LockOnLocked } from './s3-lock-module-options.interface';
 import { checkMinHold, checkOnLocked, checkTtlOption, checkWaitOption } from './s3-lock-module-options';
 import { S3_LOCK_METADATA } from './s3-lock.constants';
 import { S3LockInterceptor } from './s3-lock.interceptor';
-import { invalidNameMessage, notAMethodMessage } from './s3-lock.messages';
+import { decoratorArgumentMessage, invalidNameMessage, notAMethodMessage } from './s3-lock.messages';
 import { runLocked } from './s3-lock.runner';
 
 /** Options of {@link WithS3Lock}; unset ones come from the module's `defaults`. */
@@ -52,14 +54,34 @@ export interface S3LockMethodMetadata {
 }
 
 /**
- * The method decorator's type: the method's leading parameters must be assignable to the name
- * function's parameters (extra parameters are allowed).
+ * What a `@WithS3Lock()` method may return: a Promise (an `async` method, also one resolving to an
+ * Observable or a stream) or an rxjs Observable (a route, gateway or microservice handler). The
+ * lock makes every call asynchronous, so a synchronous method is a compile error.
  */
-export type S3LockMethodDecorator<A extends unknown[]> = <M extends (...args: [...A, ...never[]]) => unknown>(
+export type S3LockMethodResult = PromiseLike<unknown> | Observable<unknown>;
+
+/**
+ * The method decorator's type. The method must return an {@link S3LockMethodResult} (be `async` or
+ * return an Observable): a synchronous method is a compile error. The name function's parameters
+ * must match the method's leading parameters: the method takes at least as many (it may take
+ * more), and the types of the leading ones match the name function's, each assignable to the other.
+ */
+export type S3LockMethodDecorator<A extends unknown[]> = <M extends (...args: [...A, ...never[]]) => S3LockMethodResult>(
   target: object,
-  propertyKey: string | symbol,
+  propertyKey: S3LockNameParametersCheck<M, A>,
   descriptor: TypedPropertyDescriptor<M>,
 ) => TypedPropertyDescriptor<M>;
+
+/**
+ * The property key's type when the method's parameters start with the name function's (`A`),
+ * otherwise a message that makes the decorator a compile error: a name function with more
+ * parameters than the method would read `undefined`.
+ */
+export type S3LockNameParametersCheck<M, A extends unknown[]> = M extends (...args: infer P) => unknown
+  ? P extends [...A, ...unknown[]]
+    ? string | symbol
+    : "@WithS3Lock(): the name function's parameters must match the method's first parameters"
+  : never;
 
 /**
  * Runs the method under a distributed lock: acquires before, releases after (in `finally`), and
@@ -83,17 +105,36 @@ export type S3LockMethodDecorator<A extends unknown[]> = <M extends (...args: [.
  * The method can read its lock with `S3LockService.current()` or `currentS3Lock()`. A call made
  * while the same async flow already holds the same lock name runs under that lock (no second
  * acquisition, no deadlock). When the method returns an Observable or a stream, the lock is held
- * until it completes, errors or is unsubscribed. Called directly (not as a route), the decorated
- * method always returns a Promise.
+ * until it completes, errors or is unsubscribed.
+ *
+ * Decorated methods must be `async` or return an Observable; a synchronous method is a compile
+ * error, because the lock makes every call asynchronous: called directly (not as a route), the
+ * decorated method always returns a Promise (for an Observable-returning handler, a Promise of
+ * the Observable), and run as a Nest handler it returns an Observable. A method skipped because
+ * the lock is held elsewhere (`onLocked: 'skip'`) resolves to `undefined`.
+ *
+ * A static `name` must be a lock name the engine accepts: non-empty, at most 256 characters, no
+ * control characters, XML 1.0 characters only. It and the options are validated when the class
+ * is defined; an invalid one throws `S3LockInvalidOptionsError` naming `Class.method`. A name
+ * function's result is validated on each call.
+ *
+ * @param name the lock name, or a function of the method's arguments returning it (called with
+ * `this` = the instance); its parameters must match the method's leading parameters.
+ * @param options see {@link WithS3LockOptions}; unset ones come from the module's `defaults`
+ * (default `{}`).
  */
 export function WithS3Lock<A extends unknown[] = never[]>(name: S3LockName<A>, options: WithS3LockOptions = {}): S3LockMethodDecorator<A> {
-  checkDecoratorOptions(name, options);
-  const frozen = Object.freeze({ ...options });
-  return <M extends (...args: [...A, ...never[]]) => unknown>(target: object, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<M>): TypedPropertyDescriptor<M> => {
+  return <M extends (...args: [...A, ...never[]]) => S3LockMethodResult>(
+    target: object,
+    propertyKey: S3LockNameParametersCheck<M, A>,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): TypedPropertyDescriptor<M> => {
     const className = typeof target === 'function' ? target.name : target.constructor.name;
     const where = `${className}.${String(propertyKey)}`;
     const original = descriptor.value as unknown;
     if (typeof original !== 'function') throw new TypeError(notAMethodMessage(where));
+    checkDecoratorArguments(where, name, options);
+    const frozen = Object.freeze({ ...options });
     const metadata: S3LockMethodMetadata = Object.freeze({ name: name as S3LockName<never[]>, options: frozen, where });
     const method = original as (...args: unknown[]) => unknown;
     const wrapper = function (this: unknown, ...args: unknown[]): unknown {
@@ -121,17 +162,40 @@ function copyMetadata(from: object, to: object): void {
   }
 }
 
-function checkDecoratorOptions(name: unknown, options: WithS3LockOptions): void {
+/**
+ * Validates the decorator's arguments when it is applied (so that messages name `Class.method`):
+ * a static name with the engine's rules, a name function's type, and the options.
+ */
+function checkDecoratorArguments(where: string, name: unknown, options: WithS3LockOptions): void {
+  if (typeof name === 'string') atDecorator(where, () => checkLockName(name));
+  else if (typeof name !== 'function') throw new S3LockInvalidOptionsError('name', invalidNameMessage(where, name));
   const label = typeof name === 'string' ? name : undefined;
-  if (typeof name === 'string' ? name.length === 0 : typeof name !== 'function') {
-    throw new S3LockInvalidOptionsError('name', invalidNameMessage('a method', name));
+  if (options === null || typeof options !== 'object') {
+    throw new S3LockInvalidOptionsError('options', decoratorArgumentMessage(where, `the options must be an object, got ${String(options)}`), label);
   }
-  if (options === null || typeof options !== 'object') throw new S3LockInvalidOptionsError('options', `@WithS3Lock() options must be an object, got ${String(options)}`, label);
-  if (options.ttlMs !== undefined) checkTtlOption('ttlMs', options.ttlMs, label);
-  if (options.waitMs !== undefined) checkWaitOption('waitMs', options.waitMs, label);
-  if (options.onLocked !== undefined) checkOnLocked('onLocked', options.onLocked, label);
-  if (options.minHoldMs !== undefined) checkMinHold('minHoldMs', options.minHoldMs, label);
-  if (options.enabled !== undefined && typeof options.enabled !== 'boolean') {
-    throw new S3LockInvalidOptionsError('enabled', `must be a boolean, got ${String(options.enabled)}`, label);
+  atDecorator(where, () => {
+    if (options.ttlMs !== undefined) checkTtlOption('ttlMs', options.ttlMs, label);
+    if (options.waitMs !== undefined) checkWaitOption('waitMs', options.waitMs, label);
+    if (options.onLocked !== undefined) checkOnLocked('onLocked', options.onLocked, label);
+    if (options.minHoldMs !== undefined) checkMinHold('minHoldMs', options.minHoldMs, label);
+    if (options.enabled !== undefined && typeof options.enabled !== 'boolean') {
+      throw new S3LockInvalidOptionsError('enabled', `must be a boolean, got ${String(options.enabled)}`, label);
+    }
+  });
+}
+
+/** Runs a check, rethrowing its `S3LockInvalidOptionsError` with a message that names `@WithS3Lock() on Class.method`. */
+function atDecorator(where: string, check: () => unknown): void {
+  try {
+    check();
+  } catch (error) {
+    if (!(error instanceof S3LockInvalidOptionsError)) throw error;
+    throw new S3LockInvalidOptionsError(error.option, decoratorArgumentMessage(where, ruleOf(error)), error.lockName);
   }
+}
+
+/** The rule an `S3LockInvalidOptionsError` states, without the `Invalid <option>...: ` prefix its constructor adds. */
+function ruleOf(error: S3LockInvalidOptionsError): string {
+  const prefix = error.lockName === undefined ? `Invalid option ${error.option}: ` : `Invalid ${error.option} for lock "${error.lockName}": `;
+  return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
 }

@@ -10,7 +10,7 @@ describe('S3LockHealthIndicator', () => {
   let indicator: S3LockHealthIndicator;
 
   beforeEach(async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [S3LockTestingModule.forRoot({ bucket: 'health' })] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [S3LockTestingModule.forRoot({ bucket: 'health', probeOnStartup: false })] }).compile();
     app = moduleRef.createNestApplication({ logger: false });
     await app.init();
     store = app.get(InMemoryS3);

@@ -9,17 +9,50 @@ export const notAMethodMessage = (where: string): string => `@WithS3Lock() can o
 export const invalidNameMessage = (where: string, name: unknown): string =>
   `@WithS3Lock() on ${where}: the lock name must be a non-empty string or a function returning one, got ${typeof name === 'string' ? JSON.stringify(name) : typeof name}.`;
 
-export const skippedMessage = (where: string, name: string, holder: string | undefined): string =>
-  `Skipped ${where}: lock "${name}" is held by ${holder === undefined ? 'another holder' : `instance ${holder}`}`;
+export const skippedMessage = (where: string, name: string, holder: string): string => `Skipped ${where}: lock "${name}" is held by ${holder}`;
 
 export const skippedClosedMessage = (where: string, name: string): string =>
   `Skipped ${where}: the lock manager is closed (application shutting down), lock "${name}" not taken`;
 
+export const unavailableMessage = (where: string | undefined, error: Error): string =>
+  `${where === undefined ? 'A handler' : where} answered 503 because a lock failed: ${error.message}${causeChain(error)}`;
+
+/** ` (cause: ...)` for each cause below the error, so that a log line shows the store's own words. */
+function causeChain(error: Error): string {
+  let text = '';
+  let cause: unknown = error.cause;
+  for (let depth = 0; cause instanceof Error && depth < 3 && !error.message.includes(cause.message); depth++, cause = cause.cause) {
+    text += ` (cause: ${cause.name}: ${cause.message})`;
+  }
+  return text;
+}
+
+export const lostMessage = (name: string, fencingToken: number, reason: string, error: Error): string => {
+  const cause = error.cause instanceof Error ? error.cause.message : undefined;
+  return cause === undefined
+    ? `"${name}": lease lost (fencing token ${fencingToken}, ${reason}): ${error.message}`
+    : `"${name}": ${cause}; so the lease was lost (fencing token ${fencingToken}, ${reason})`;
+};
+
+export const renewalSlowMessage = (name: string, tookMs: number, remainingMs: number, quiet: number): string =>
+  `"${name}": a renewal took ${tookMs} ms and landed ${remainingMs} ms before the lease's deadline: the store (or this process) is not keeping up, ` +
+  `and leases will be lost if it gets slower (fewer locks per process, a longer ttlMs, or more store capacity help)` +
+  `${quiet === 0 ? '' : `; ${quiet} more slow renewal(s) in the last 10 s`}`;
+
+export const startupMessage = (bucket: string, prefix: string, probe: string): string => `Lock store: bucket "${bucket}", prefix "${prefix}", ${probe}`;
+
+export const startupFailedMessage = (error: Error): string =>
+  `The lock store check at start-up failed (set probeOnStartup: false to start without the store): ${error.message}`;
+
+export const noShutdownHooksMessage =
+  'Shutdown hooks are off, so on SIGTERM held locks are not released and other instances wait up to a TTL: ' +
+  'call app.enableShutdownHooks() before app.listen() (or set warnWithoutShutdownHooks: false).';
+
 export const nonStaticProviderMessage = (className: string): string =>
   `${className} is request-scoped or transient: its @WithS3Lock() methods use the most recently started S3LockModule.`;
 
-export const storeReadyMessage = (protocol: string, bucket: string, prefix: string): string =>
-  `Lock store ready: protocol ${protocol}, bucket "${bucket}", prefix "${prefix}"`;
+export const storeReadyMessage = (protocol: string, bucket: string, prefix: string, when: string): string =>
+  `Lock store ready: bucket "${bucket}", prefix "${prefix}", protocol ${protocol} (probe passed ${when})`;
 
 export const shutdownTimeoutMessage = (timeoutMs: number, held: number): string =>
   `Locks not released within shutdownTimeoutMs (${timeoutMs} ms); ${held} lock(s) still held will expire after their TTL`;
@@ -41,3 +74,5 @@ export const duplicateTestingModuleMessage = (count: number): string =>
 
 export const lockModuleWithoutOptionsMessage =
   'S3LockModule is imported without options: import S3LockModule.forRoot({ ... }) or S3LockModule.forRootAsync({ ... }).';
+
+export const decoratorArgumentMessage = (where: string, rule: string): string => `@WithS3Lock() on ${where}: ${rule}`;

@@ -1,9 +1,10 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { DiscoveryModule, ModulesContainer } from '@nestjs/core';
+import { APP_INTERCEPTOR, DiscoveryModule, ModulesContainer } from '@nestjs/core';
 import { S3LockManager } from '../core/lock-manager';
 import type { S3LockModuleOptions } from './s3-lock-module-options.interface';
 import { resolveModuleOptions, type ResolvedModuleOptions } from './s3-lock-module-options';
 import { S3_LOCK_OPTIONS_SOURCE, S3_LOCK_SETTINGS } from './s3-lock.constants';
+import { S3LockErrorInterceptor } from './s3-lock.error-interceptor';
 import { S3LockExplorer } from './s3-lock.explorer';
 import { S3LockHealthIndicator } from './s3-lock.health';
 import {
@@ -35,6 +36,8 @@ const providers: Provider[] = [
   S3LockService,
   S3LockExplorer,
   S3LockHealthIndicator,
+  // Lock errors in any handler answer 423 / 503 / 400 (http.mapErrors).
+  { provide: APP_INTERCEPTOR, useClass: S3LockErrorInterceptor },
 ];
 
 /**

@@ -2,9 +2,11 @@ import { StreamableFile } from '@nestjs/common';
 import { finished, type Readable } from 'node:stream';
 import { isObservable, Observable, type Subscription } from 'rxjs';
 import { S3LockInvalidOptionsError } from '../core/errors';
+import { checkLockName } from '../core/lock-name';
+import { clientExceptionFor } from './s3-lock.client-errors';
 import { findFrame, runOutsideHandlerScope, runWithLock, takeHandlerScope } from './s3-lock.context';
 import type { S3LockMethodMetadata } from './s3-lock.decorator';
-import { invalidNameMessage, noServiceMessage, skippedClosedMessage, skippedMessage } from './s3-lock.messages';
+import { noServiceMessage, skippedClosedMessage, skippedMessage } from './s3-lock.messages';
 import { serviceFor } from './s3-lock.registry';
 import type { MethodLock, MethodLockRequest, S3LockService } from './s3-lock.service';
 
@@ -28,8 +30,8 @@ export function runLocked(instance: unknown, method: Method, args: unknown[], me
   try {
     name = lockName(instance, args, metadata);
   } catch (error) {
-    if (asHandler) throw error;
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    if (asHandler) throw forHandler(error, service, metadata);
+    return Promise.reject(error instanceof S3LockInvalidOptionsError ? new S3LockInvalidOptionsError('name', `@WithS3Lock() on ${metadata.where}: ${error.rule}`, error.lockName) : error);
   }
   if (findFrame(service, name)) {
     // The flow already holds this lock (nested call): run under it.
@@ -57,12 +59,19 @@ interface LockedCall {
   readonly request: MethodLockRequest;
 }
 
+/** A handler's error as its client should get it (423, 503, 400; see {@link clientExceptionFor}). */
+function forHandler(error: unknown, service: S3LockService, metadata: S3LockMethodMetadata): unknown {
+  return clientExceptionFor(error, service.moduleOptions, metadata.where) ?? error;
+}
+
+/**
+ * The lock name of this call, checked against the engine's rules (non-empty, at most 256
+ * characters, XML-safe): a name built from request input that breaks one throws
+ * `S3LockInvalidOptionsError` for `name`, which a handler answers with 400 naming the rule.
+ */
 function lockName(instance: unknown, args: unknown[], metadata: S3LockMethodMetadata): string {
   const name: unknown = typeof metadata.name === 'function' ? (metadata.name as Method).apply(instance, args) : metadata.name;
-  if (typeof name !== 'string' || name.length === 0) {
-    throw new S3LockInvalidOptionsError('name', invalidNameMessage(metadata.where, name));
-  }
-  return name;
+  return checkLockName(name);
 }
 
 /** Acquires per `onLocked`; `undefined` when skipped (logged). */
@@ -70,8 +79,8 @@ async function acquire(call: LockedCall): Promise<MethodLock | undefined> {
   const outcome = await call.service.acquireForMethod(call.request);
   if (outcome.acquired) return outcome.lock;
   const logger = call.service.moduleOptions.logger;
-  const message = outcome.closed ? skippedClosedMessage(call.metadata.where, call.request.name) : skippedMessage(call.metadata.where, call.request.name, outcome.holderId);
-  logger?.log?.(message);
+  const message = outcome.closed ? skippedClosedMessage(call.metadata.where, call.request.name) : skippedMessage(call.metadata.where, call.request.name, outcome.holder);
+  logger?.debug?.(message);
   return undefined;
 }
 
@@ -134,7 +143,7 @@ function runAsObservable(call: LockedCall): Observable<unknown> {
         inner = runWithLock(call.service, held.context, () =>
           source.subscribe({
             next: (value) => subscriber.next(value),
-            error: (error: unknown) => void release().then(() => subscriber.error(error)),
+            error: (error: unknown) => void release().then(() => subscriber.error(forHandler(error, call.service, call.metadata))),
             complete: () => void release().then(() => subscriber.complete()),
           }),
         );
@@ -146,7 +155,7 @@ function runAsObservable(call: LockedCall): Observable<unknown> {
       subscriber.complete();
     })().catch(async (error: unknown) => {
       await release();
-      subscriber.error(error);
+      subscriber.error(forHandler(error, call.service, call.metadata));
     });
     return () => {
       stopped = true;

@@ -50,6 +50,9 @@ class Jobs {
     return 'ran';
   }
 
+  // A synchronous method is a compile error (the lock makes every call asynchronous); plain
+  // JavaScript can still decorate one, and its result then comes back as a Promise.
+  // @ts-expect-error a synchronous method
   @WithS3Lock('jobs:sync')
   sync(value: number): number {
     return value * 2;
@@ -90,7 +93,7 @@ class StreamController {
 
   @Get('file')
   @WithS3Lock('route:file')
-  file(): StreamableFile {
+  async file(): Promise<StreamableFile> {
     StreamController.source = new PassThrough();
     StreamController.source.write('start-'); // the headers go out with the first chunk
     return new StreamableFile(StreamController.source);
@@ -177,7 +180,7 @@ describe('S3LockService (with S3LockTestingModule)', () => {
     const [first, second] = await Promise.all([jobs.skipWhenHeld(200), jobs.skipWhenHeld(0)]);
     expect([first, second].sort()).toEqual(['ran', undefined]);
     expect(jobs.runs).toBe(1);
-    expect(lines).toContainEqual({ level: 'log', message: expect.stringMatching(/^Skipped Jobs\.skipWhenHeld: lock "jobs:skip" is held by instance [0-9a-f-]{36}$/) });
+    expect(lines).toContainEqual({ level: 'debug', message: expect.stringMatching(/^Skipped Jobs\.skipWhenHeld: lock "jobs:skip" is held by \S+ pid \d+ \(manager [0-9a-f]{8}, fencing token \d+\)/) });
     expect(lines.filter((l) => l.level === 'debug').map((l) => l.message)).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/"jobs:skip": attempt by instance/),
@@ -228,7 +231,7 @@ describe('S3LockService (with S3LockTestingModule)', () => {
   it('a name function of the arguments: one lock per key; an invalid name rejects', async () => {
     const { jobs } = await start();
     await expect(jobs.byKey('k1')).resolves.toBe('k1');
-    await expect(jobs.byKey('')).rejects.toThrow(/Jobs\.byKey: the lock name must be a non-empty string/);
+    await expect(jobs.byKey('')).rejects.toThrow(/@WithS3Lock\(\) on Jobs\.byKey: a lock name must not be empty/);
     await expect(jobs.byKey('bad\u0000name')).rejects.toBeInstanceOf(S3LockInvalidOptionsError);
   });
 
@@ -265,8 +268,34 @@ describe('S3LockService (with S3LockTestingModule)', () => {
     expect(reason).toBeInstanceOf(S3LockLostError);
     expect(reason.reason).toBe('deadline-passed');
     const warnings = lines.filter((l) => l.level === 'warn').map((l) => l.message);
-    expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/"jobs:until-lost": store error during renew/), expect.stringMatching(/"jobs:until-lost": lease lost \(fencing token \d+, deadline-passed\)/)]));
+    expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/"jobs:until-lost": S3 store failed during renew of lock "jobs:until-lost" \(PutObject, bucket/), expect.stringMatching(/"jobs:until-lost": .+; so the lease was lost \(fencing token \d+, deadline-passed\)/)]));
   }, 15_000);
+
+  it('start-up: one log line with bucket, prefix, protocol and probe result; a warning when no SIGTERM handler is installed, none once one is', async () => {
+    const sigterm = process.listeners('SIGTERM');
+    for (const l of sigterm) process.removeListener('SIGTERM', l);
+    try {
+      const bare: LogLine[] = [];
+      await start({ logger: recordingLogger(bare) });
+      expect(bare.filter((l) => l.level !== 'debug' && l.level !== 'verbose')).toEqual([
+        { level: 'warn', message: expect.stringContaining('call app.enableShutdownHooks() before app.listen()') },
+        { level: 'log', message: 'Lock store ready: bucket "s3-lock-test", prefix "locks/", protocol create-only (probe passed at start-up)' },
+      ]);
+      const handler = (): void => undefined;
+      process.on('SIGTERM', handler);
+      try {
+        const hooked: LogLine[] = [];
+        await start({ logger: recordingLogger(hooked), probeOnStartup: false });
+        expect(hooked.filter((l) => l.level !== 'debug' && l.level !== 'verbose')).toEqual([
+          { level: 'log', message: 'Lock store: bucket "s3-lock-test", prefix "locks/", protocol chosen and probe run at first use (probeOnStartup: false)' },
+        ]);
+      } finally {
+        process.removeListener('SIGTERM', handler);
+      }
+    } finally {
+      for (const l of sigterm) process.on('SIGTERM', l);
+    }
+  });
 
   it('listeners registered with on() get the events; one that throws is logged, not fatal', async () => {
     const lines: LogLine[] = [];
@@ -327,7 +356,7 @@ describe('S3LockService (with S3LockTestingModule)', () => {
     const { app, jobs } = await start({ logger: recordingLogger(lines) });
     await app.close();
     await expect(jobs.skipWhenHeld(0)).resolves.toBeUndefined();
-    expect(lines).toContainEqual({ level: 'log', message: expect.stringMatching(/Skipped Jobs\.skipWhenHeld: the lock manager is closed/) });
+    expect(lines).toContainEqual({ level: 'debug', message: expect.stringMatching(/Skipped Jobs\.skipWhenHeld: the lock manager is closed/) });
     await expect(jobs.throwWhenHeld(0)).rejects.toBeInstanceOf(S3LockClosedError);
   });
 

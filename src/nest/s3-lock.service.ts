@@ -1,6 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import { S3LockClosedError, S3LockTimeoutError, type S3LockHolderInfo } from '../core/errors';
+import { describeHolder, S3LockClosedError, S3LockStoreError, S3LockTimeoutError, type S3LockHolderInfo } from '../core/errors';
 import { S3LockManager, serverClockSkewMessage } from '../core/lock-manager';
 import { lockContext } from '../core/lock-context';
 import type { S3LockOptions, S3LockUsingOptions } from '../core/lock-options';
@@ -9,8 +9,17 @@ import type { S3LockOnLocked } from './s3-lock-module-options.interface';
 import type { ResolvedModuleOptions } from './s3-lock-module-options';
 import { S3_LOCK_SETTINGS } from './s3-lock.constants';
 import { findFrame, runWithLock } from './s3-lock.context';
-import { S3LockedException } from './s3-lock.exception';
-import { releaseFailedMessage, shutdownTimeoutMessage, storeReadyMessage } from './s3-lock.messages';
+import { lockedException } from './s3-lock.client-errors';
+import {
+  lostMessage,
+  renewalSlowMessage,
+  noShutdownHooksMessage,
+  releaseFailedMessage,
+  shutdownTimeoutMessage,
+  startupFailedMessage,
+  startupMessage,
+  storeReadyMessage,
+} from './s3-lock.messages';
 import { registerService, unregisterService } from './s3-lock.registry';
 
 /** Result of {@link S3LockService.tryUsing}. */
@@ -39,7 +48,7 @@ export interface MethodLockRequest {
 /** Outcome of `acquireForMethod` (internal). */
 export type MethodLockOutcome =
   | { readonly acquired: true; readonly lock: MethodLock }
-  | { readonly acquired: false; readonly holderId: string | undefined; readonly closed: boolean };
+  | { readonly acquired: false; readonly holder: string; readonly closed: boolean };
 
 /**
  * Distributed locks for the application: the engine's {@link S3LockManager} plus an async
@@ -50,6 +59,8 @@ export type MethodLockOutcome =
 export class S3LockService implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly delayedReleases = new Map<NodeJS.Timeout, () => void>();
   private shutdownPromise: Promise<void> | undefined;
+  /** The probe ran at start-up: the `ready` event needs no log line of its own. */
+  private probedAtStartup = false;
 
   constructor(
     /** The engine; inject `S3LockManager` directly for the framework-free API. */
@@ -156,14 +167,12 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
       if (onLocked === 'wait') {
         await lock.acquire(request.waitMs === undefined ? {} : { waitMs: request.waitMs });
       } else if (!(await lock.tryAcquire())) {
-        if (onLocked === 'skip') return { acquired: false, holderId, closed: false };
-        throw new S3LockedException(name, holder ?? (holderId === undefined ? undefined : { ownerId: holderId }), { retryAfterSeconds: retryAfter(holder?.expiresAt) });
+        if (onLocked === 'skip') return { acquired: false, holder: describeHolder(holder ?? (holderId === undefined ? undefined : { ownerId: holderId })), closed: false };
+        throw lockedException(name, holder ?? (holderId === undefined ? undefined : { ownerId: holderId }), this.settings);
       }
     } catch (error) {
-      if (error instanceof S3LockClosedError && onLocked === 'skip') return { acquired: false, holderId: undefined, closed: true };
-      if (error instanceof S3LockTimeoutError) {
-        throw new S3LockedException(name, error.holder, { retryAfterSeconds: retryAfter(error.holder?.expiresAt), waitedMs: error.waitedMs, cause: error });
-      }
+      if (error instanceof S3LockClosedError && onLocked === 'skip') return { acquired: false, holder: 'nobody', closed: true };
+      if (error instanceof S3LockTimeoutError) throw lockedException(name, error.holder, this.settings, { waitedMs: error.waitedMs, cause: error });
       throw error;
     } finally {
       unsubscribe?.();
@@ -171,12 +180,29 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
     return { acquired: true, lock: this.methodLock(lock, request.minHoldMs) };
   }
 
-  /** Runs the probe at start-up when `probeOnStartup` is set. */
+  /**
+   * At start-up: runs the probe (unless `probeOnStartup: false`), failing the start-up with the
+   * store's typed error; logs one line with bucket, prefix, protocol and probe result; warns when
+   * shutdown hooks are off.
+   */
   async onApplicationBootstrap(): Promise<void> {
     registerService(this);
-    if (!this.settings.probeOnStartup) return;
-    const protocol = await this.manager.probe();
-    this.settings.logger?.log?.(storeReadyMessage(protocol, this.manager.options.bucket, this.manager.options.prefix));
+    const { bucket, prefix } = this.manager.options;
+    const logger = this.settings.logger;
+    if (this.settings.warnWithoutShutdownHooks && process.listenerCount('SIGTERM') === 0) logger?.warn(noShutdownHooksMessage);
+    if (!this.settings.probeOnStartup) {
+      logger?.log?.(startupMessage(bucket, prefix, 'protocol chosen and probe run at first use (probeOnStartup: false)'));
+      return;
+    }
+    let protocol: 'create-only' | 'versioned';
+    try {
+      this.probedAtStartup = true;
+      protocol = await this.manager.probe();
+    } catch (error) {
+      logger?.error(startupFailedMessage(error instanceof Error ? error : new Error(String(error))));
+      throw error;
+    }
+    logger?.log?.(storeReadyMessage(protocol, bucket, prefix, 'at start-up'));
   }
 
   /** Releases held locks (signals abort with reason `closed`) before the application's providers shut down. */
@@ -243,16 +269,32 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
     const debug = (message: string): void => logger.debug?.(message);
     this.manager.on('attempt', (e) => debug(`"${e.name}": attempt by instance ${e.ownerId}`));
     this.manager.on('acquired', (e) => debug(`"${e.name}": acquired, fencing token ${e.fencingToken}, after ${e.waitedMs} ms`));
-    this.manager.on('notAcquired', (e) => debug(`"${e.name}": not acquired by instance ${e.ownerId}, held by ${e.holderId ?? 'another holder'}`));
+    this.manager.on('notAcquired', (e) => debug(`"${e.name}": not acquired by instance ${e.ownerId}, held by ${describeHolder(e.holder)}`));
+    this.manager.on('ready', (e) => {
+      if (!this.probedAtStartup) logger.log?.(storeReadyMessage(e.protocol, e.bucket, e.prefix, 'at first use'));
+    });
     this.manager.on('renewed', (e) => logger.verbose?.(`"${e.name}": renewed, fencing token ${e.fencingToken}`));
+    let slowSince = 0;
+    let slowQuiet = 0;
+    this.manager.on('renewalSlow', (e) => {
+      // at most one line per 10 s: an overloaded store makes many renewals slow at once
+      const now = Date.now();
+      if (now - slowSince < 10_000) {
+        slowQuiet++;
+        return;
+      }
+      logger.warn(renewalSlowMessage(e.name, e.tookMs, e.remainingMs, slowQuiet));
+      slowSince = now;
+      slowQuiet = 0;
+    });
     this.manager.on('released', (e) => debug(`"${e.name}": released, fencing token ${e.fencingToken}, held ${e.heldMs} ms`));
     this.manager.on('lost', (e) => {
-      const message = `"${e.name}": lease lost (fencing token ${e.fencingToken}, ${e.reason}): ${e.error.message}`;
+      const message = lostMessage(e.name, e.fencingToken, e.reason, e.error);
       // 'closed' is the shutdown releasing held locks, not a failure
       if (e.reason === 'closed') debug(message);
       else logger.warn(message);
     });
-    this.manager.on('storeError', (e) => logger.warn(`"${e.name}": store error during ${e.operation}: ${e.error.message}`));
+    this.manager.on('storeError', (e) => logger.warn(e.error instanceof S3LockStoreError ? `"${e.name}": ${e.error.message}` : `"${e.name}": store error during ${e.operation}: ${e.error.message}`));
     this.manager.on('serverClockSkew', (e) => logger.warn(serverClockSkewMessage(e.bucket, e.date, e.aheadMs, e.toleranceMs)));
   }
 }
@@ -261,8 +303,3 @@ function contextOf(lock: S3Lock): S3LockContext {
   return lockContext(lock);
 }
 
-/** Seconds until the holder's lease could expire (at least 1), or 1 when unknown. */
-function retryAfter(expiresAt: Date | undefined): number {
-  if (!expiresAt) return 1;
-  return Math.max(1, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
-}

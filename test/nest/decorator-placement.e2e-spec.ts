@@ -31,7 +31,7 @@ class Jobs {
 
   @WithS3Lock('cron:above')
   @Cron('* * * * * *', { name: 'above' })
-  above(): void {
+  async above(): Promise<void> {
     record('above', this.app);
   }
 
@@ -60,7 +60,7 @@ class PlacementController {
   @WithS3Lock('get:above')
   @Get('above')
   @Header('x-kept', 'above')
-  above(): { lock: string | undefined } {
+  async above(): Promise<{ lock: string | undefined }> {
     return { lock: currentS3Lock()?.name };
   }
 

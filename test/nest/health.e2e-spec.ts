@@ -41,7 +41,8 @@ describe('S3LockHealthIndicator with @nestjs/terminus', () => {
 
   async function start(lockBucket: string): Promise<LockApp> {
     const app = await startLockApp({
-      lock: { client: target.createClient(), bucket: lockBucket, ttlMs: TEST_TTL_MS },
+      // probeOnStartup off: the missing-bucket case must start to be asked about its health
+      lock: { client: target.createClient(), bucket: lockBucket, ttlMs: TEST_TTL_MS, probeOnStartup: false },
       imports: [TerminusModule.forRoot({ logger: false })],
       controllers: [HealthController],
       listen: true,

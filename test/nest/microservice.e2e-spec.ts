@@ -95,4 +95,34 @@ describe('@WithS3Lock on microservice handlers (TCP transport)', () => {
     expect(results.sort()).toEqual([1, 2, 3]);
     expect(performance.now() - started).toBeGreaterThanOrEqual(280);
   });
+
+  it('a lock name from the message that breaks a rule reaches the client as the 400 body', async () => {
+    const failed = await firstValueFrom(client.send('run-job', { id: 'x'.repeat(300) })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failed).toMatchObject({ statusCode: 400, error: 'Bad Request', rule: 'a lock name must be at most 256 characters, got 304' });
+  });
+
+  it('a store failure reaches the client as the generic 503 body, never the store\'s status', async () => {
+    const port = await freePort();
+    const moduleRef = await Test.createTestingModule({
+      imports: [S3LockModule.forRoot({ client: target.createClient(), bucket: `${await target.createBucket()}-missing`, ttlMs: TEST_TTL_MS, logger: false, probeOnStartup: false })],
+      controllers: [JobsHandler],
+    }).compile();
+    const broken = moduleRef.createNestMicroservice({ transport: Transport.TCP, options: { host: '127.0.0.1', port }, logger: false });
+    await broken.listen();
+    const brokenClient = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
+    try {
+      await brokenClient.connect();
+      const failed = await firstValueFrom(brokenClient.send('run-job', { id: 'c' })).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(failed).toEqual({ statusCode: 503, error: 'Service Unavailable', message: expect.any(String), retryAfterSeconds: 5 });
+    } finally {
+      await brokenClient.close();
+      await broken.close();
+    }
+  });
 });

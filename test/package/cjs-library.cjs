@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS consumer, on purpose */
 // A CommonJS library between an application and nestjs-s3-lock: it require()s the package (and
 // @nestjs/common) while the application imports them. Used by one-copy.mjs.
 'use strict';
