@@ -440,7 +440,8 @@ function adviceFor(code: string | undefined, status: number | undefined, context
       return `${endpoint} did not answer within the request timeout (requestTimeoutMs): the store is slow or unreachable; check the endpoint, the network and the store.`;
   }
   if (status === 403) {
-    return `HTTP 403 without an error code (a HEAD request carries no body): the credentials are wrong, or ${action ?? 'the request'} is denied on ${bucket}. The lock needs ${REQUIRED_S3_PERMISSIONS}.`;
+    const why = context.s3Operation === 'HeadObject' ? ' (a HEAD request carries no body)' : '';
+    return `HTTP 403 without an error code${why}: the credentials are wrong, or ${action ?? 'the request'} is denied on ${bucket}. The lock needs ${REQUIRED_S3_PERMISSIONS}.`;
   }
   if (status === 301) return `${capitalize(bucket)} is in another region${regionHint(cause)}: set the S3 client's region to the bucket's region.`;
   if (status !== undefined && status >= 500) return 'The store is failing; the lock retries while the caller waits.';

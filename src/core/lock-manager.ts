@@ -45,6 +45,8 @@ export class S3LockManager {
    * and attempt of the manager.
    */
   readonly id: string = uuidv4();
+  /** How this manager's own holders are named (a local holder never reads its record). */
+  private readonly self: { readonly host: string; readonly managerId: string };
   private readonly ownsClient: boolean;
   private readonly mono: MonotonicClock;
   private readonly events: LockEvents;
@@ -74,6 +76,7 @@ export class S3LockManager {
         this.logger?.warn(serverClockSkewMessage(this.options.bucket, date, aheadMs, toleranceMs));
       },
     });
+    this.self = { host: this.options.host, managerId: this.id };
     this.gateway = new S3Gateway(this.client, this.options.bucket, serverClock, this.mono, requestTimeoutMs, this.options.prefix);
   }
 
@@ -192,6 +195,7 @@ export class S3LockManager {
         maxPollIntervalMs: this.options.maxPollIntervalMs,
         attemptTimeoutMs: this.options.requestTimeoutMs,
         storeContext: () => this.gateway.context(),
+        self: this.self,
         protocol: () => this.protocol(),
         safetyMarginFor: (ttlMs) => safetyMarginFor(ttlMs, this.options.safetyMarginMs),
         afterRelease: (n, lease) => this.collectGarbage(n, lease),

@@ -14,6 +14,8 @@ export interface QueueHost {
   readonly attemptTimeoutMs: number;
   /** Bucket, prefix and endpoint, for errors. */
   storeContext(): S3LockStoreErrorContext;
+  /** This process's host name and the manager's id: how a local holder is named. */
+  readonly self: { readonly host: string; readonly managerId: string };
   protocol(): Promise<LockProtocol>;
   safetyMarginFor(ttlMs: number): number;
   /** Garbage collection in the background after a release. */
@@ -360,8 +362,9 @@ export class LockQueue {
       leaseId: lease.record.leaseId,
       fencingToken: lease.fencingToken,
       expiresAt: lease.expiresAt,
-      host: undefined,
+      host: this.host.self.host,
       pid: process.pid,
+      managerId: this.host.self.managerId,
     };
     return { acquired: false, holder: this.lastHolder, freeAt: undefined };
   }
