@@ -325,7 +325,7 @@ export class S3Gateway {
     const mono = this.mono;
     (command.middlewareStack as MiddlewareAdder).add(
       (next) => async (args) => {
-        this.endpoint ??= endpointOf((args as { request?: unknown }).request);
+        this.endpoint ??= endpointOf((args as { request?: unknown }).request, this.bucket);
         const sentAt = mono.now();
         const result = await next(args);
         const response = (result as { response?: { headers?: Record<string, string> } }).response;
@@ -345,10 +345,11 @@ export class S3Gateway {
 }
 
 /** `protocol://host[:port]` of an SDK HTTP request, without a virtual-hosted bucket's name. */
-function endpointOf(request: unknown): string | undefined {
+function endpointOf(request: unknown, bucket: string): string | undefined {
   const r = request as { protocol?: string; hostname?: string; port?: number } | undefined;
   if (!r?.hostname) return undefined;
-  return `${r.protocol ?? 'https:'}//${r.hostname}${r.port === undefined ? '' : `:${r.port}`}`;
+  const host = r.hostname.startsWith(`${bucket}.`) ? r.hostname.slice(bucket.length + 1) : r.hostname;
+  return `${r.protocol ?? 'https:'}//${host}${r.port === undefined ? '' : `:${r.port}`}`;
 }
 
 /** The record repeated as a small JSON body, for people reading the bucket (the metadata is authoritative). */
