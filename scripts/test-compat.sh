@@ -11,8 +11,9 @@
 #             Without S3_RGW_ENDPOINT, nest11-rgw fails under CI=true and is reported NOT RUN otherwise.
 #   node22, node24   jest's unit and memory projects (which hold the NestJS specs) on that Node
 #             version (scripts/node-bin.sh provides the binary), less the multi-process contract,
-#             the sample's demo and the versioned torture spec, which wait on child processes or run
-#             times and run on Node 20 against every store, and the bounded-memory spec.
+#             the sample's demo, the versioned torture spec and the cron-logs spec, which wait on
+#             child processes or run times and run on Node 20 against every store, and the
+#             bounded-memory spec.
 #
 # Usage: scripts/test-compat.sh COUNTS_FILE
 #   Writes "PASSED FAILED" to COUNTS_FILE: the tests of each jest run, plus one per other check.
@@ -147,11 +148,12 @@ for v in 22 24; do
   want "node$v" || continue
   if bin=$(node_bin "$v"); then
     # The unit and memory projects (the NestJS specs among them), less the suites that mostly wait
-    # on child processes or fixed run times (they run on Node 20 against every store) and the
+    # on child processes or fixed run times (they run on Node 20 against every store: the demo,
+    # the multi-process contract, the versioned torture, the per-second cron's logs) and the
     # bounded-memory spec: its heap bound was set on Node 20, where it runs; on Node 22 the same
     # 400 names once left more than the 300 KB it allows after GC (its map-entry counts held).
     jest_run "node$v" "$bin" --selectProjects unit memory --testPathIgnorePatterns /node_modules/ /dist/ /test/consumers/ \
-      /test/contract/multi-process /test/sample/ /src/core/versioned-protocol.torture /test/memory/bounded-memory
+      /test/contract/multi-process /test/sample/ /src/core/versioned-protocol.torture /test/memory/bounded-memory /test/nest/cron-logs
   else
     failed=$((failed + 1)); record "node$v" 1 0 "scripts/node-bin.sh $v failed"
   fi
