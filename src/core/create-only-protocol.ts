@@ -129,6 +129,11 @@ export class CreateOnlyProtocol implements LockProtocol {
    * The lock `name` is idle in this manager (no lease, waiter, attempt or store operation): no write
    * of any of its lease ids can follow, so their unsettled send times and pending grants are dropped.
    */
+  /** Drops the cached view of `name`: the next attempt reads the log (after a release sent from a lease past its deadline). */
+  dropView(name: string): void {
+    this.views.delete(name);
+  }
+
   forget(name: string): void {
     for (const [leaseId, entry] of this.unsettled) if (entry.name === name) this.unsettled.delete(leaseId);
     for (const [leaseId, grant] of this.pendingGrants) if (grant.name === name) this.pendingGrants.delete(leaseId);
@@ -312,10 +317,22 @@ export class CreateOnlyProtocol implements LockProtocol {
   async forceRelease(name: string): Promise<boolean> {
     return this.dropViewOnMissingBucket(name, async () => {
       for (let attempt = 0; attempt < 5; attempt++) {
-        const view = await this.loadView(name, false);
-        const held = view.record;
+        let view = await this.loadView(name, false);
+        let held = view.record;
         if (view.generation === undefined || !held) return false;
-        // an earlier force release whose second write did not land: finish it
+        if (held.forced === true) {
+          // Another force release's record: in progress until its mark expires, when its generation
+          // PUT has landed or failed. Wait, and read again (docs/protocol.md, "Force release").
+          if (view.lastModifiedMs === undefined) view = await this.withLastModified(name, view);
+          const expiresAt = this.expiresAtServer(view);
+          if (expiresAt === undefined || !this.isFree(view)) {
+            const waitMs = expiresAt === undefined ? this.options.forcedSettleMs : Math.max(0, this.gateway.serverClock.monotonicAt(expiresAt) - this.mono.now());
+            await sleep(Math.min(waitMs, this.options.forcedSettleMs + 2_000) + 10);
+            continue;
+          }
+          held = view.record!;
+        }
+        // an earlier force release whose second write did not land (its mark expired): finish it
         const unfinished = held.forced === true;
         if (held.kind === 'release' && !unfinished) return false;
         const epoch = unfinished ? view.epoch : view.epoch + 1;
@@ -428,8 +445,11 @@ export class CreateOnlyProtocol implements LockProtocol {
       this.guard?.assertTrusted();
       this.declaration?.assertAgreed();
       const out = await this.gateway.createIfAbsent(key, metadata, name, operation);
-      if (!this.unsettled.has(record.leaseId)) this.unsettled.set(record.leaseId, { name, sentAt: out.sentAt });
+      // A force release writes under the held lease's id: it must not touch that lease's bookkeeping.
+      const own = record.forced !== true;
+      if (own && !this.unsettled.has(record.leaseId)) this.unsettled.set(record.leaseId, { name, sentAt: out.sentAt });
       const sentAt = (): number => {
+        if (!own) return out.sentAt;
         const since = this.unsettled.get(record.leaseId)?.sentAt ?? out.sentAt;
         this.unsettled.delete(record.leaseId);
         return Math.min(since, out.sentAt);
@@ -449,7 +469,7 @@ export class CreateOnlyProtocol implements LockProtocol {
           return { mine: true, sentAt: sentAt() };
         }
         // Someone else created this epoch after `before` was confirmed: `before.confirmedAt` still bounds its age.
-        this.unsettled.delete(record.leaseId);
+        if (own) this.unsettled.delete(record.leaseId);
         const view: View = { epoch, record: found, lastModifiedMs: head.lastModifiedMs, confirmedAt: before?.confirmedAt ?? out.sentAt, generation };
         this.setView(name, view);
         return { mine: false, view };
@@ -718,7 +738,10 @@ export class CreateOnlyProtocol implements LockProtocol {
  */
 function isOwnWrite(found: LockRecord, record: LockRecord): boolean {
   if (found.nonce === record.nonce) return true;
-  return found.leaseId === record.leaseId && found.kind === record.kind && found.ownerId === record.ownerId && (found.forced === true) === (record.forced === true);
+  // A marked record is only ever one's own by its nonce: two force releases of one lease write the
+  // same lease, owner, kind and mark.
+  if (record.forced === true || found.forced === true) return false;
+  return found.leaseId === record.leaseId && found.kind === record.kind && found.ownerId === record.ownerId;
 }
 
 /** An acquire record of the lease `request` asks for (written by this or an earlier attempt of it). */

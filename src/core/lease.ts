@@ -135,7 +135,14 @@ export class Lease {
     const work = (async () => {
       await this.renewal;
       const protocol = await this.host.protocol();
-      await this.host.serial(() => protocol.release(this.record));
+      await this.host.serial(async () => {
+        try {
+          await protocol.release(this.record);
+        } finally {
+          // written from a cursor older than the TTL: never build on the view it leaves
+          protocol.dropView?.(this.name);
+        }
+      });
     })().catch((error: unknown) => {
       this.host.events.emit('storeError', { name: this.name, operation: 'release', error: asError(error) });
     });

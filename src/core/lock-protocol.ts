@@ -79,6 +79,11 @@ export interface LockProtocol {
    * is left in this manager, so no write of its lease ids can follow. Drops per-lease state of it.
    */
   forget?(name: string): void;
+  /**
+   * Drops what the protocol cached of `name`'s log, so that the next attempt reads it: called after
+   * the release a lease sends once it missed its deadline, whose epoch may have been collected.
+   */
+  dropView?(name: string): void;
   /** Entries kept per internal map (expired cache entries dropped first), for tests and benchmarks. */
   retainedEntries?(): Record<string, number>;
 }

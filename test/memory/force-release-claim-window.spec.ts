@@ -81,4 +81,32 @@ describe('force release: a claim between its two writes', () => {
     expect(next.fencingToken!).toBeGreaterThan(secondToken);
     await next.release();
   }, 60_000);
+
+  it('two force releases at once: the second never takes the first\'s record for its own, and no token is granted twice', async () => {
+    // Each force release replaces the generation. The second's create of the marked epoch lost to
+    // the first's and read it back as its own (same lease, kind, owner and mark); it replaced the
+    // generation with the same base while a waiter had already been granted in the first's.
+    const holder = world.manager();
+    const [x, y, fa, fb] = [world.manager(), world.manager(), world.manager(), world.manager()];
+    await Promise.all([holder, x, y, fa, fb].map((p) => p.manager.probe()));
+    for (const p of [fa, fb]) for (let i = 0; i < 5; i++) await p.manager.inspect('other');
+    const ms = Date.now() % 1000;
+    if (ms > 200) await sleep(1000 - ms + 5); // within the second the generation begins
+    const held = holder.manager.lock('job');
+    await held.acquire();
+    // the second force release's create comes a little late, and its read-back much later
+    fb.tap.inject({ match: { operation: 'PutObject', conditional: true }, fault: { kind: 'delay', ms: 50 } }, { match: { operation: 'HeadObject' }, fault: { kind: 'delay', ms: 300 } });
+    const first = fa.manager.forceRelease('job');
+    const second = fb.manager.forceRelease('job');
+    await expect(first).resolves.toBe(true);
+    const inFirst = x.manager.lock('job');
+    await inFirst.acquire({ waitMs: 5_000 });
+    const firstToken = inFirst.fencingToken!;
+    await second;
+    const inSecond = y.manager.lock('job');
+    await inSecond.acquire({ waitMs: 10_000 });
+    expect(inSecond.fencingToken!).toBeGreaterThan(firstToken);
+    await inSecond.release();
+    await inFirst.releaseIfOwner().catch(() => undefined);
+  }, 60_000);
 });
