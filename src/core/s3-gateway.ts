@@ -112,7 +112,7 @@ export class S3Gateway {
       const status = statusOf(error);
       if (status === 412) return { kind: 'exists', sentAt };
       if (isUnknownOutcome(error)) return { kind: 'unknown', sentAt, error };
-      throw this.storeError(lockName, operation, error);
+      throw this.failure(lockName, operation, error);
     }
   }
 
@@ -123,7 +123,7 @@ export class S3Gateway {
       const out = await this.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, ...bodyOf(metadata), Metadata: metadata }));
       return { sentAt, versionId: (out as { VersionId?: string }).VersionId };
     } catch (error) {
-      throw this.storeError(lockName, operation, error);
+      throw this.failure(lockName, operation, error);
     }
   }
 
@@ -142,7 +142,7 @@ export class S3Gateway {
     } catch (error) {
       const status = statusOf(error);
       if (status === 404 && !isNoSuchBucket(error)) return { found: false };
-      throw this.storeError(lockName, operation, error);
+      throw this.failure(lockName, operation, error);
     }
   }
 
@@ -167,7 +167,7 @@ export class S3Gateway {
         const dateMs = date === undefined ? NaN : Date.parse(date);
         return Number.isNaN(dateMs) ? { found: false } : { found: false, dateMs };
       }
-      throw this.storeError(lockName, operation, error);
+      throw this.failure(lockName, operation, error);
     }
   }
 
@@ -194,7 +194,7 @@ export class S3Gateway {
       const commonPrefixes = (out.CommonPrefixes ?? []).map((c) => c.Prefix).filter((p): p is string => p !== undefined);
       return { keys, commonPrefixes, truncated: out.IsTruncated === true, nextContinuationToken: out.NextContinuationToken || undefined, sentAt };
     } catch (error) {
-      throw this.storeError(lockName, operation, error);
+      throw this.failure(lockName, operation, error);
     }
   }
 
@@ -205,7 +205,7 @@ export class S3Gateway {
     } catch (error) {
       const status = statusOf(error);
       if (status === 404 && !isNoSuchBucket(error)) return;
-      throw this.storeError(lockName, operation, error);
+      throw this.failure(lockName, operation, error);
     }
   }
 
@@ -226,7 +226,7 @@ export class S3Gateway {
         }
       } catch (error) {
         if (error instanceof S3LockStoreError) throw error;
-        throw this.storeError(lockName, operation, error);
+        throw this.failure(lockName, operation, error);
       }
     }
   }
@@ -239,7 +239,7 @@ export class S3Gateway {
       return { kind: 'written', sentAt, versionId: (out as { VersionId?: string }).VersionId };
     } catch (error) {
       if (isUnknownOutcome(error)) return { kind: 'unknown', sentAt, error };
-      throw this.storeError(lockName, operation, error);
+      throw this.failure(lockName, operation, error);
     }
   }
 
@@ -281,7 +281,7 @@ export class S3Gateway {
         sentAt,
       };
     } catch (error) {
-      throw this.storeError(lockName, operation, error);
+      throw this.failure(lockName, operation, error);
     }
   }
 
@@ -291,7 +291,7 @@ export class S3Gateway {
       const out = (await this.send(new GetBucketVersioningCommand({ Bucket: this.bucket }))) as { Status?: string };
       return out.Status || undefined;
     } catch (error) {
-      throw this.storeError(undefined, operation, error);
+      throw this.failure(undefined, operation, error);
     }
   }
 
@@ -312,9 +312,6 @@ export class S3Gateway {
     return { bucket: this.bucket, prefix: this.prefix, endpoint: this.endpoint, ...(s3Operation === undefined ? {} : { s3Operation }) };
   }
 
-  private storeError(lockName: string | undefined, operation: string, error: unknown): S3LockStoreError {
-    return this.failure(lockName, operation, error);
-  }
 
   /**
    * Sends a command with a request timeout, feeding the response's `Date` header (success or

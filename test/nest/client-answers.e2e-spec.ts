@@ -10,32 +10,10 @@ import { PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { S3LockBucketMissingError, S3LockService, S3LockStoreError, WithS3Lock, type S3LockModuleLogger, type S3LockModuleOptions } from '../../src';
+import { S3LockBucketMissingError, S3LockService, S3LockStoreError, WithS3Lock, type S3LockModuleOptions } from '../../src';
+import { CapturingLogger } from './support/capturing-logger';
 import { storeTarget, uniqueBucketName, type StoreTarget } from '../support/store-target';
 import { getJson, sleep, startLockApp, TEST_TTL_MS, type LockApp } from './support/nest-app';
-
-/** Every line the module logged, with its level. */
-class CapturingLogger implements S3LockModuleLogger {
-  readonly lines: Array<{ level: string; message: string }> = [];
-  log(message: string): void {
-    this.lines.push({ level: 'log', message });
-  }
-  warn(message: string): void {
-    this.lines.push({ level: 'warn', message });
-  }
-  error(message: string): void {
-    this.lines.push({ level: 'error', message });
-  }
-  debug(message: string): void {
-    this.lines.push({ level: 'debug', message });
-  }
-  verbose(message: string): void {
-    this.lines.push({ level: 'verbose', message });
-  }
-  at(...levels: string[]): string[] {
-    return this.lines.filter((l) => levels.includes(l.level)).map((l) => l.message);
-  }
-}
 
 @Controller()
 class Routes {

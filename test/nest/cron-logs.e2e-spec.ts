@@ -6,30 +6,12 @@
  */
 import { Injectable } from '@nestjs/common';
 import { Cron, ScheduleModule } from '@nestjs/schedule';
-import { WithS3Lock, type S3LockModuleLogger } from '../../src';
+import { WithS3Lock } from '../../src';
+import { CapturingLogger } from './support/capturing-logger';
 import { storeTarget, type StoreTarget } from '../support/store-target';
 import { sleep, startLockApp, TEST_TTL_MS, type LockApp } from './support/nest-app';
 
 const WINDOW_MS = process.env.S3_LOCK_TARGET === 'rgw' || process.env.S3_LOCK_TARGET === 'moto' ? 20_000 : 5_000;
-
-class CapturingLogger implements S3LockModuleLogger {
-  readonly lines: Array<{ level: string; message: string }> = [];
-  log(message: string): void {
-    this.lines.push({ level: 'log', message });
-  }
-  warn(message: string): void {
-    this.lines.push({ level: 'warn', message });
-  }
-  error(message: string): void {
-    this.lines.push({ level: 'error', message });
-  }
-  debug(message: string): void {
-    this.lines.push({ level: 'debug', message });
-  }
-  verbose(message: string): void {
-    this.lines.push({ level: 'verbose', message });
-  }
-}
 
 let runs = 0;
 
