@@ -1,6 +1,7 @@
 import { S3LockLostError, S3LockStoreError, type S3LockLossReason } from './errors';
 import type { LockEvents } from './lock-events';
 import type { LockProtocol, ProtocolLease } from './lock-protocol';
+import { BACKGROUND, RELEASE, type RequestSlots, type SlotPriority } from './request-slots';
 import type { MonotonicClock } from './server-clock';
 
 /** What a lease needs from its lock queue. */
@@ -8,8 +9,10 @@ export interface LeaseHost {
   readonly mono: MonotonicClock;
   readonly events: LockEvents;
   protocol(): Promise<LockProtocol>;
-  /** Runs a store operation on this lock name, one at a time per name. */
-  serial<T>(task: () => Promise<T>): Promise<T>;
+  /** Runs a store operation on this lock name, one at a time per name, within the manager's request slots. */
+  serial<T>(task: () => Promise<T>, priority?: SlotPriority): Promise<T>;
+  /** The manager's request slots (for the cause of a renewal that never got one). */
+  readonly slots: Pick<RequestSlots, 'limit' | 'inFlight' | 'queued'>;
   /** Called once when the lease stops being live (released, lost). */
   leaseEnded(lease: Lease): void;
   /** Store work the lease still does after it ended (the release after a missed deadline): the lock's state is kept until it settles. */
@@ -30,8 +33,9 @@ export class Lease {
   private renewal: Promise<void> | undefined;
   /** The last renewal's failure (cleared by a renewal that succeeds): the cause of a missed deadline. */
   private lastRenewError: unknown;
-  /** Local monotonic time at which the renewal in flight started. */
+  /** Local monotonic time at which the renewal in flight started (its timer fired), and at which it got a request slot and was sent. */
   private renewStartedAt: number | undefined;
+  private renewSentAt: number | undefined;
   /** Local monotonic time of acquisition. */
   readonly acquiredAt: number;
 
@@ -142,7 +146,7 @@ export class Lease {
           // written from a cursor older than the TTL: never build on the view it leaves
           protocol.dropView?.(this.name);
         }
-      });
+      }, BACKGROUND);
     })().catch((error: unknown) => {
       this.host.events.emit('storeError', { name: this.name, operation: 'release', error: asError(error) });
     });
@@ -152,8 +156,15 @@ export class Lease {
   /** Why the deadline passed, as far as the lease knows: the last renewal's failure, or a renewal still unanswered. */
   private deadlineCause(): unknown {
     if (this.lastRenewError !== undefined) return this.lastRenewError;
-    if (this.renewStartedAt !== undefined) {
-      return new Error(`the renewal sent ${Math.round(this.host.mono.now() - this.renewStartedAt)} ms before the deadline had no answer yet (store slow or unreachable, or this process was paused)`);
+    const now = this.host.mono.now();
+    if (this.renewStartedAt !== undefined && this.renewSentAt === undefined) {
+      const { limit, inFlight, queued } = this.host.slots;
+      return new Error(
+        `the renewal waited ${Math.round(now - this.renewStartedAt)} ms for a request slot and was never sent: ${inFlight} of the manager's ${limit} slots (maxInFlight) busy, ${queued} operations queued; this process holds more locks than the store answers in time (see the README's capacity notes), or it was paused`,
+      );
+    }
+    if (this.renewSentAt !== undefined) {
+      return new Error(`the renewal sent ${Math.round(now - this.renewSentAt)} ms before the deadline had no answer yet (store slow or unreachable, or this process was paused)`);
     }
     return undefined;
   }
@@ -201,23 +212,32 @@ export class Lease {
       .finally(() => {
         this.renewal = undefined;
         this.renewStartedAt = undefined;
+        this.renewSentAt = undefined;
       });
   }
 
   private async renewOnce(): Promise<void> {
     const protocol = await this.host.protocol();
-    if (this.state === 'held' && !this.isLive) {
-      // Woken after the deadline (a paused process): never renew a lease others may have taken.
+    const result = await this.host.serial(
+      async () => {
+        // Woken after the deadline (a paused process), or the deadline passed while this renewal
+        // waited for a request slot: never renew a lease others may have taken. Nor one released meanwhile.
+        if (!this.isLive) return undefined;
+        this.renewSentAt = this.host.mono.now();
+        return protocol.renew(this.record);
+      },
+      { kind: 'renewal', deadline: this.deadline },
+    );
+    if (result === undefined) {
       this.lose('deadline-passed');
       return;
     }
-    const result = await this.host.serial(() => protocol.renew(this.record));
     if (!result.renewed) {
       // Stop believing first; only then may the protocol delete the lease's versions.
       this.lose(result.reason ?? 'taken-over');
       const cleanUp = result.cleanUp;
       if (cleanUp) {
-        await this.host.serial(cleanUp).catch((error: unknown) => {
+        await this.host.serial(cleanUp, RELEASE).catch((error: unknown) => {
           this.host.events.emit('storeError', { name: this.name, operation: 'renew', error: asError(error) });
         });
       }
@@ -231,7 +251,8 @@ export class Lease {
       const remainingMs = this.deadline - now;
       this.deadline = result.sentAt + this.record.ttlMs - this.marginMs;
       this.schedule(result.sentAt);
-      this.host.events.emit('renewed', { name: this.name, ownerId: this.record.ownerId, leaseId: this.record.leaseId, fencingToken: this.fencingToken });
+      const tookMs = Math.round(now - (this.renewStartedAt ?? result.sentAt));
+      this.host.events.emit('renewed', { name: this.name, ownerId: this.record.ownerId, leaseId: this.record.leaseId, fencingToken: this.fencingToken, tookMs });
       // A renewal starts a third of the TTL after the last write: landing with less than a third
       // left means it took most of its slack (slow store, overload, retries). Say so before a loss.
       if (remainingMs < this.record.ttlMs / 3) {
@@ -240,7 +261,7 @@ export class Lease {
           ownerId: this.record.ownerId,
           leaseId: this.record.leaseId,
           fencingToken: this.fencingToken,
-          tookMs: Math.round(now - (this.renewStartedAt ?? result.sentAt)),
+          tookMs,
           remainingMs: Math.max(0, Math.round(remainingMs)),
         });
       }

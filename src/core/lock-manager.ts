@@ -13,6 +13,7 @@ import type { LockProtocol, ProtocolLease } from './lock-protocol';
 import { LockQueue } from './lock-queue';
 import type { S3Lock, S3LockContext, S3LockEventName, S3LockEvents, S3LockState } from './lock-types';
 import { selectProtocol } from './protocol-selection';
+import { RequestSlots } from './request-slots';
 import { S3Gateway } from './s3-gateway';
 import { ServerClock, systemMonotonicClock, type MonotonicClock } from './server-clock';
 
@@ -52,6 +53,8 @@ export class S3LockManager {
   private readonly events: LockEvents;
   private readonly logger: S3LockLogger | undefined;
   private readonly gateway: S3Gateway;
+  /** The budget of store operations in flight, shared by every lock name of this manager. */
+  private readonly slots: RequestSlots;
   private readonly queues = new Map<string, LockQueue>();
   private readonly background = new Set<Promise<void>>();
   private protocolPromise: Promise<LockProtocol> | undefined;
@@ -77,6 +80,7 @@ export class S3LockManager {
       },
     });
     this.self = { host: this.options.host, managerId: this.id };
+    this.slots = new RequestSlots(this.options.maxInFlight, () => this.mono.now());
     this.gateway = new S3Gateway(this.client, this.options.bucket, serverClock, this.mono, requestTimeoutMs, this.options.prefix);
   }
 
@@ -195,6 +199,7 @@ export class S3LockManager {
         maxPollIntervalMs: this.options.maxPollIntervalMs,
         attemptTimeoutMs: this.options.requestTimeoutMs,
         storeContext: () => this.gateway.context(),
+        slots: this.slots,
         self: this.self,
         protocol: () => this.protocol(),
         safetyMarginFor: (ttlMs) => safetyMarginFor(ttlMs, this.options.safetyMarginMs),

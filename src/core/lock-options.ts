@@ -71,6 +71,16 @@ export interface S3LockManagerOptions {
    */
   maxPollIntervalMs?: number;
   /**
+   * Store operations (a renewal, an attempt or poll, a release: one to three requests each) this
+   * manager runs at once, for all its lock names. More wait in the manager's queue, where renewals
+   * go first, closest deadline first, then releases, then attempts and polls: past the store's
+   * capacity, leases are lost one by one (each with a cause saying so) instead of all at once, and
+   * new acquisitions slow down first. Keep `2 × maxInFlight` at or below the S3 client's sockets
+   * (`maxSockets`, 50 by default in the AWS SDK); see the README's capacity notes.
+   * @default 16
+   */
+  maxInFlight?: number;
+  /**
    * Time limit of one store call (the SDK's retries of it included), and of one attempt to acquire:
    * `tryAcquire()`, and `acquire()` / `using()` with `waitMs: 0`, answer within it. An attempt still
    * running then fails with {@link S3LockStoreError} and goes on in the background, releasing any
@@ -137,6 +147,7 @@ export interface ResolvedManagerOptions {
   readonly waitMs: number;
   readonly protocol: S3LockProtocolName;
   readonly maxPollIntervalMs: number;
+  readonly maxInFlight: number;
   readonly requestTimeoutMs: number;
   readonly safetyMarginMs: number | undefined;
   readonly serverClockToleranceMs: number;
@@ -152,6 +163,7 @@ export const DEFAULTS = Object.freeze({
   waitMs: 30_000,
   protocol: 'auto' as S3LockProtocolName,
   maxPollIntervalMs: 500,
+  maxInFlight: 16,
   serverClockToleranceMs: 500,
   gcHorizonMs: 3_600_000,
   gcIntervalMs: 600_000,
@@ -256,6 +268,7 @@ export function resolveManagerOptions(options: S3LockManagerOptions, defaultHost
     waitMs: checkWait(options.waitMs ?? DEFAULTS.waitMs),
     protocol,
     maxPollIntervalMs: checkPositiveInt('maxPollIntervalMs', options.maxPollIntervalMs ?? DEFAULTS.maxPollIntervalMs, 20),
+    maxInFlight: checkPositiveInt('maxInFlight', options.maxInFlight ?? DEFAULTS.maxInFlight, 1),
     requestTimeoutMs: checkPositiveInt('requestTimeoutMs', options.requestTimeoutMs ?? defaultRequestTimeoutMs(ttlMs), 100),
     safetyMarginMs: options.safetyMarginMs,
     serverClockToleranceMs: checkPositiveInt('serverClockToleranceMs', options.serverClockToleranceMs ?? DEFAULTS.serverClockToleranceMs, 0),

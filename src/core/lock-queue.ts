@@ -3,6 +3,7 @@ import { S3LockClosedError, S3LockStoreError, S3LockTimeoutError, type S3LockHol
 import { Lease, asError, type LeaseHost } from './lease';
 import type { LockEvents } from './lock-events';
 import type { AcquireResult, LeaseRequest, LockProtocol, ProtocolLease } from './lock-protocol';
+import { BACKGROUND, RELEASE, type RequestSlots, type SlotPriority } from './request-slots';
 import type { MonotonicClock } from './server-clock';
 
 /** What a queue needs from its manager. */
@@ -14,6 +15,8 @@ export interface QueueHost {
   readonly attemptTimeoutMs: number;
   /** Bucket, prefix and endpoint, for errors. */
   storeContext(): S3LockStoreErrorContext;
+  /** The manager's budget of store operations in flight, shared by all its lock names. */
+  readonly slots: RequestSlots;
   /** This process's host name and the manager's id: how a local holder is named. */
   readonly self: { readonly host: string; readonly managerId: string };
   protocol(): Promise<LockProtocol>;
@@ -39,6 +42,9 @@ interface Waiter {
  */
 export const MAX_LOCAL_HAND_OFFS = 8;
 const YIELD_EXTRA_MS = 100;
+
+/** The answer of an attempt that was never sent (its caller had given up before its turn came). */
+const NOT_SENT: AcquireResult = { acquired: false, holder: undefined, freeAt: undefined };
 
 /** Polls start this fast and back off to `maxPollIntervalMs`. */
 const FIRST_POLL_MS = 50;
@@ -84,7 +90,8 @@ export class LockQueue {
       mono: host.mono,
       events: host.events,
       protocol: () => host.protocol(),
-      serial: (task) => this.serial(task),
+      serial: (task, priority) => this.serial(task, priority),
+      slots: host.slots,
       leaseEnded: (lease) => {
         if (this.holder === lease) this.holder = undefined;
         this.wake.notify();
@@ -109,9 +116,13 @@ export class LockQueue {
     }
   }
 
-  serial<T>(task: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a store operation of this lock name: one at a time per name, and within the manager's
+   * budget of operations in flight ({@link RequestSlots}), in the order of `priority`.
+   */
+  serial<T>(task: () => Promise<T>, priority: SlotPriority = BACKGROUND): Promise<T> {
     this.inFlight++;
-    const run = this.serialQueue.run(task);
+    const run = this.serialQueue.run(() => this.host.slots.run(priority, task));
     const done = (): void => {
       this.inFlight--;
       this.checkIdle();
@@ -164,11 +175,15 @@ export class LockQueue {
       this.attempts++;
       try {
         // the limit covers choosing the protocol too (the probe, at first use)
-        const result = await this.withinAttemptTime(
+        const result = await this.withinAttemptTime((late) =>
           this.protocol().then((protocol) =>
             this.serial(async () => {
               this.assertOpen();
               if (this.holder?.isLive) return this.localHolderResult();
+              // The caller already had its answer (the time limit) while this attempt waited for a
+              // request slot: nothing was sent, so nothing can have been won. Do not send it now,
+              // when it would only add load to a store or manager that is behind.
+              if (late()) return NOT_SENT;
               return protocol.tryAcquire(request);
             }),
           ),
@@ -194,10 +209,11 @@ export class LockQueue {
    * released, never handed out, and an error it meets is reported as a `storeError` event.
    * `close()` waits for it.
    */
-  private withinAttemptTime(run: Promise<AcquireResult>): Promise<AcquireResult> {
+  private withinAttemptTime(start: (late: () => boolean) => Promise<AcquireResult>): Promise<AcquireResult> {
     const limitMs = this.host.attemptTimeoutMs;
     return new Promise<AcquireResult>((resolve, reject) => {
       let late = false;
+      const run = start(() => late);
       const cancel = unrefTimeout(() => {
         late = true;
         const background = run
@@ -219,7 +235,7 @@ export class LockQueue {
             this.name,
             'acquire',
             undefined,
-            new Error(`no answer within requestTimeoutMs (${limitMs} ms): the store is slow or unreachable; the attempt goes on in the background and releases anything it wins`),
+            new Error(`no answer within requestTimeoutMs (${limitMs} ms): ${this.slowCause()}; the attempt goes on in the background and releases anything it wins`),
             { ...this.host.storeContext(), storeErrorCode: 'TimeoutError' },
           ),
         );
@@ -237,6 +253,13 @@ export class LockQueue {
         },
       );
     });
+  }
+
+  /** Why an attempt may have had no answer in time: the store, or this manager's queue of operations. */
+  private slowCause(): string {
+    const { queued, inFlight, limit } = this.host.slots;
+    if (queued === 0) return 'the store is slow or unreachable';
+    return `the store is slow or unreachable, or this manager is over capacity (${inFlight} of its ${limit} request slots busy, ${queued} operations waiting, renewals first; see the README's capacity notes)`;
   }
 
   /** Runs `task` as an operation that may win a lease: `close()` waits for it. */
@@ -316,13 +339,13 @@ export class LockQueue {
     const heldMs = Math.round(this.host.mono.now() - lease.acquiredAt);
     const next = this.waiters.find((w) => !w.done);
     if (next && this.localHandOffs < MAX_LOCAL_HAND_OFFS) {
-      const result = await this.serial(() => protocol.handOff(lease.record, next.request));
+      const result = await this.serial(() => protocol.handOff(lease.record, next.request), RELEASE);
       if (result.acquired) {
         this.localHandOffs++;
         this.deliver(result, next);
       }
     } else {
-      await this.serial(() => protocol.release(lease.record));
+      await this.serial(() => protocol.release(lease.record), RELEASE);
       this.localHandOffs = 0;
       // Fairness: after a run of local hand-offs, stand aside for one poll interval so that
       // waiters in other processes, which poll at most that far apart, see the release.
@@ -348,7 +371,7 @@ export class LockQueue {
     if (!lease) return;
     lease.lose('closed');
     const protocol = await this.host.protocol();
-    await this.serial(() => protocol.release(lease.record));
+    await this.serial(() => protocol.release(lease.record), RELEASE);
   }
 
   private assertOpen(): void {
@@ -391,7 +414,7 @@ export class LockQueue {
   private releaseUnwanted(won: ProtocolLease): void {
     const release = (async () => {
       const protocol = await this.host.protocol();
-      await this.serial(() => protocol.release(won));
+      await this.serial(() => protocol.release(won), RELEASE);
     })()
       .catch((error: unknown) => {
         this.host.events.emit('storeError', { name: this.name, operation: 'release', error: asError(error) });

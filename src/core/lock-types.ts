@@ -104,7 +104,8 @@ export interface S3LockEvents {
   attempt: { name: string; ownerId: string };
   acquired: { name: string; ownerId: string; leaseId: string; fencingToken: number; waitedMs: number };
   notAcquired: { name: string; ownerId: string; holderId: string | undefined; holder: S3LockHolderInfo | undefined };
-  renewed: { name: string; ownerId: string; leaseId: string; fencingToken: number };
+  /** A renewal pushed the lease's deadline out; `tookMs` from its start (queueing for a request slot included) to its answer. */
+  renewed: { name: string; ownerId: string; leaseId: string; fencingToken: number; tookMs: number };
   /**
    * A renewal succeeded with less than a third of the TTL left before the lease's local deadline
    * (`remainingMs`): it took `tookMs`, retries included, where a third of the TTL is its whole
