@@ -7,10 +7,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
 import { startChildren, type LockChild } from './child-process';
+import { measureCapacity, measureOverload } from './capacity';
 import { measureCpu } from './cpu';
 import { measureHandOff } from './hand-off';
 import { measureLatency } from './latency';
-import { BENCH_PROTOCOLS } from './counted-manager';
 import { LockColumn } from './lock-column';
 import { parseOptions, type BenchOptions, type Section } from './options';
 import { measureRedlock } from './redlock';
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     const store = await openStore(name);
     log(store.unavailable ? `${store.label}: n/a (${store.unavailable})` : `${store.label}: ${store.target!.endpoint}`);
     try {
-      for (const protocol of BENCH_PROTOCOLS) {
+      for (const protocol of options.protocols) {
         const t = monoMs();
         const column = await LockColumn.open(store, protocol);
         log(`${column.label}: bucket and probe ${((monoMs() - t) / 1000).toFixed(1)} s`);
@@ -152,6 +152,12 @@ async function measureColumn(column: LockColumn, options: BenchOptions): Promise
     });
     await step('memory', async () => {
       result.retention = await measureRetention(column, sizes.retentionNames);
+    });
+    await step('capacity', async () => {
+      const capacity = await measureCapacity(column, { locks: sizes.capacityLocks, ttlMs: sizes.capacityTtlMs, holdMs: sizes.capacityHoldMs, log });
+      result.capacity = capacity;
+      const overload = await measureOverload(column, { locks: sizes.overloadLocks, ttlMs: sizes.capacityTtlMs, phaseMs: sizes.overloadPhaseMs, loads: sizes.overloadLoads });
+      result.capacity = { ...capacity, overload };
     });
   } finally {
     const t = monoMs();

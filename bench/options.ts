@@ -1,12 +1,15 @@
 /** Command line of `npm run bench`. */
+import { BENCH_PROTOCOLS, type BenchProtocol } from './counted-manager';
 import type { BenchStoreName } from './stores';
 
-export const SECTIONS = ['counts', 'latency', 'hand-off', 'waiting', 'throughput', 'memory', 'cpu', 'redlock'] as const;
+export const SECTIONS = ['counts', 'latency', 'hand-off', 'waiting', 'throughput', 'memory', 'capacity', 'cpu', 'redlock'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
   readonly stores: readonly BenchStoreName[];
   readonly quick: boolean;
+  /** Protocols (columns) per store: both unless --protocol says one. */
+  readonly protocols: readonly BenchProtocol[];
   readonly outDir: string;
   readonly sections: ReadonlySet<Section>;
   /** Sizes of the loops; every loop is bounded by a count and by time. */
@@ -28,6 +31,14 @@ export interface BenchSizes {
   readonly throughputNameCounts: readonly number[];
   /** Ever-new names per round of the memory-per-name measurement (two rounds). */
   readonly retentionNames: number;
+  /** Locks one process tries to hold, step by step (TTL `capacityTtlMs`, held `capacityHoldMs`). */
+  readonly capacityLocks: readonly number[];
+  readonly capacityTtlMs: number;
+  readonly capacityHoldMs: number;
+  /** Overload: locks held while other clients load the store with these PUT concurrencies, a phase each. */
+  readonly overloadLocks: number;
+  readonly overloadLoads: readonly number[];
+  readonly overloadPhaseMs: number;
   readonly cpuCycles: number;
   readonly cpuBudgetMs: number;
   readonly redlockCycles: number;
@@ -48,6 +59,12 @@ const FULL: BenchSizes = {
   throughputWorkers: 10,
   throughputNameCounts: [1, 100],
   retentionNames: 2_000,
+  capacityLocks: [100, 200, 300, 400],
+  capacityTtlMs: 3_000,
+  capacityHoldMs: 30_000,
+  overloadLocks: 80,
+  overloadLoads: [0, 2, 4, 8],
+  overloadPhaseMs: 15_000,
   cpuCycles: 2_000,
   cpuBudgetMs: 4_000,
   redlockCycles: 1_000,
@@ -65,6 +82,11 @@ const QUICK: BenchSizes = {
   waitWindowMs: 1_500,
   throughputMs: 1_500,
   retentionNames: 300,
+  capacityLocks: [20, 60],
+  capacityHoldMs: 5_000,
+  overloadLocks: 20,
+  overloadLoads: [0, 2],
+  overloadPhaseMs: 4_000,
   cpuCycles: 300,
   cpuBudgetMs: 1_500,
   redlockCycles: 200,
@@ -75,12 +97,14 @@ const USAGE = `npm run bench -- [--store memory|rgw|moto|all|endpoint[,...]] [--
   --store   stores to measure (default: endpoint when S3_ENDPOINT is set, else memory); 'endpoint'
             is S3_ENDPOINT with S3_ACCESS_KEY / S3_SECRET_KEY
   --quick   short loops (a smoke run; numbers are rough)
+  --protocol  create-only or versioned: one column per store (default both)
   --out     output directory (default bench-out)
   --only    sections: ${SECTIONS.join(', ')}`;
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   let stores: BenchStoreName[] = [process.env.S3_ENDPOINT ? 'endpoint' : 'memory'];
   let quick = false;
+  let protocols: readonly BenchProtocol[] = BENCH_PROTOCOLS;
   let outDir = 'bench-out';
   let sections = new Set<Section>(SECTIONS);
   for (let i = 0; i < argv.length; i++) {
@@ -102,6 +126,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case '--quick':
         quick = true;
         break;
+      case '--protocol': {
+        const p = value();
+        if (!(BENCH_PROTOCOLS as readonly string[]).includes(p)) fail(`unknown protocol '${p}'`);
+        protocols = [p as BenchProtocol];
+        break;
+      }
       case '--out':
         outDir = value();
         break;
@@ -121,7 +151,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         fail(`unknown argument '${arg}'`);
     }
   }
-  return { stores: [...new Set(stores)], quick, outDir, sections, sizes: quick ? QUICK : FULL };
+  return { stores: [...new Set(stores)], quick, protocols, outDir, sections, sizes: quick ? QUICK : FULL };
 }
 
 function fail(message: string): never {

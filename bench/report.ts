@@ -72,6 +72,7 @@ export function renderReport(results: BenchResults): string {
       row(cols, 'map entries once idle (all maps)', (c) => c.retention && String(Object.values(c.retention.entriesIdle).reduce((a, b) => a + b, 0))),
       row(cols, 'map entries right after the names (fresh caches)', (c) => c.retention && String(Object.values(c.retention.entriesWhileFresh).reduce((a, b) => a + b, 0))),
     ]);
+    renderCapacity(out, cols);
     section(out, 'Targets', cols, TARGETS.map((t, i) => row(cols, t, (c) => verdict(c, i))));
   }
   renderContext(out, results);
@@ -87,6 +88,42 @@ export function renderReport(results: BenchResults): string {
     }
   }
   return out.join('\n') + '\n';
+}
+
+/** Capacity: one row per number of locks tried; then the overload phases. */
+function renderCapacity(out: string[], cols: readonly ColumnResults[]): void {
+  const measured = cols.filter((c) => c.capacity);
+  const first = measured[0]?.capacity;
+  if (!first) return;
+  const sizes = [...new Set(measured.flatMap((c) => c.capacity!.steps.map((s) => s.locks)))].sort((a, b) => a - b);
+  section(
+    out,
+    `Capacity: locks held by one process (TTL ${first.ttlMs / 1000} s, ${first.steps[0]?.holdS ?? '?'} s hold): held, lost, renewal median / p99 ms, requests/s`,
+    cols,
+    sizes.map((n) =>
+      row(cols, `${n} locks tried`, (c) => {
+        const s = c.capacity?.steps.find((x) => x.locks === n);
+        if (!s) return undefined;
+        const refused = s.acquired < s.locks ? ` (${s.locks - s.acquired} not acquired in ${Math.round(s.acquireS)} s: store at capacity)` : '';
+        return `held ${s.acquired}${refused}, lost ${s.lost}, ${medP99(s.renewalMs)}, ${Math.round(s.requestsPerS)}/s`;
+      }),
+    ),
+  );
+  const causes = measured.flatMap((c) => c.capacity!.steps.flatMap((s) => Object.entries(s.lostByCause).map(([cause, n]) => `- ${c.label}, ${s.locks} locks: ${n} lost: ${cause}`)));
+  if (causes.length > 0) out.push('', 'Causes of the lost leases:', '', ...causes);
+  const overload = measured.find((c) => c.capacity!.overload)?.capacity!.overload;
+  if (!overload) return;
+  section(
+    out,
+    `Overload: ${overload.locks} locks held while other clients send PUTs (that many in flight), ${overload.phaseS} s a phase: lost, renewal p99 ms`,
+    cols,
+    overload.phases.map((p, i) =>
+      row(cols, `${p.loadConcurrency} PUTs in flight from others`, (c) => {
+        const q = c.capacity?.overload?.phases[i];
+        return q && `lost ${q.lost}, p99 ${ms(q.renewalP99Ms)}${Object.keys(q.lostByCause).length > 0 ? ` (${Object.keys(q.lostByCause).join('; ')})` : ''}`;
+      }),
+    ),
+  );
 }
 
 function renderContext(out: string[], results: BenchResults): void {

@@ -1,4 +1,5 @@
 /** Everything one bench run measured (written as results.json). */
+import type { CapacityResult } from './capacity';
 import type { CpuResult } from './cpu';
 import type { HandOffResults } from './hand-off';
 import type { LatencyResults } from './latency';
@@ -22,6 +23,7 @@ export interface ColumnResults {
   waiting?: WaitingCostResults;
   throughput?: ThroughputRun[];
   retention?: RetentionResult;
+  capacity?: CapacityResult;
   /** Sections that failed, with the error. */
   readonly failures: Record<string, string>;
   /** storeError events the column's managers reported (0 expected). */

@@ -88,4 +88,5 @@ if [[ " ${SERVERS[*]-} " == *" moto "* ]]; then
   [ -n "$v" ] && export BENCH_VERSION_MOTO="${v%%-*}"
 fi
 
-node -r ts-node/register/transpile-only bench/main.ts "$@"
+# scripts/soak.sh runs bench/soak.ts with the same servers
+node -r ts-node/register/transpile-only "${BENCH_ENTRY:-bench/main.ts}" "$@"
