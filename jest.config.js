@@ -43,6 +43,8 @@ module.exports = {
   // 2 cores, and the real stores run on the same machine: at most 2 test files at a time.
   // `npm test -- --runInBand` for strictly one at a time.
   maxWorkers: 2,
+  // emits the TypeScript as JavaScript once, for the OS processes the tests start
+  globalSetup: '<rootDir>/test/support/compile-js.global-setup.js',
   projects: [
     { ...base, displayName: { name: 'unit', color: 'white' }, testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/verify/**/*.spec.ts'] },
     store('memory', 'cyan', ['<rootDir>/test/memory/**/*.spec.ts']),

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -11,6 +12,20 @@ export interface WorkerEvent {
 }
 
 const ROOT = join(__dirname, '..', '..');
+/** The JavaScript the jest run's globalSetup emitted (test/support/compile-js.global-setup.js). */
+const COMPILED = join(ROOT, 'node_modules', '.cache', 's3-lock-js');
+
+/**
+ * Node arguments that run `script` (a .ts path below the repository): its emitted JavaScript when
+ * this jest run compiled it, else the TypeScript through ts-node (much slower to start).
+ */
+export function scriptArgs(script: string, preload: readonly string[] = []): string[] {
+  const compiled = (file: string): string => join(COMPILED, file.replace(/\.ts$/, '.js'));
+  if (existsSync(compiled(script)) && preload.every((p) => existsSync(compiled(p)))) {
+    return [...preload.flatMap((p) => ['-r', compiled(p)]), compiled(script)];
+  }
+  return ['-r', 'ts-node/register/transpile-only', ...preload.flatMap((p) => ['-r', join(ROOT, p)]), join(ROOT, script)];
+}
 
 /** A lock worker in its own OS process (test/workers/lock-worker.ts), with its JSON events. */
 export class WorkerProcess {
@@ -23,7 +38,7 @@ export class WorkerProcess {
   constructor(config: Record<string, unknown>, env: Record<string, string> = {}) {
     this.child = spawn(
       process.execPath,
-      ['-r', 'ts-node/register/transpile-only', '-r', join(ROOT, 'verify/skew-clock.ts'), join(ROOT, 'test/workers/lock-worker.ts'), JSON.stringify(config)],
+      [...scriptArgs('test/workers/lock-worker.ts', ['verify/skew-clock.ts']), JSON.stringify(config)],
       { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
