@@ -42,14 +42,14 @@ describe.each(PROTOCOL_CASES)('several OS processes ($protocol)', ({ protocol, v
     await Promise.all(workers.splice(0).map((w) => w.stop()));
   });
 
-  it('3 processes x 12 acquisitions: sections never overlap, tokens increase, all succeed', async () => {
+  it('3 processes x 8 acquisitions: sections never overlap, tokens increase, all succeed', async () => {
     const logFile = join(mkdtempSync(join(tmpdir(), 's3lock-')), 'sections.jsonl');
     writeFileSync(logFile, '');
-    const procs = [0, 1, 2].map(() => spawn({ mode: 'contend', name: 'contended', ttlMs: 5_000, iterations: 12, holdMs: [2, 15], logFile }));
+    const procs = [0, 1, 2].map(() => spawn({ mode: 'contend', name: 'contended', ttlMs: 5_000, iterations: 8, holdMs: [2, 15], logFile }));
     await Promise.all(procs.map((p) => p.waitFor((e) => e.event === 'done', 170_000)));
     for (const p of procs) expect(p.events.filter((e) => e.event === 'error' || e.event === 'unhandledRejection')).toEqual([]);
     const sections = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Section);
-    expect(sections).toHaveLength(36);
+    expect(sections).toHaveLength(24);
     sections.sort((a, b) => a.start - b.start);
     for (let i = 1; i < sections.length; i++) {
       expect(sections[i]!.start).toBeGreaterThanOrEqual(sections[i - 1]!.end);
@@ -101,10 +101,11 @@ describe.each(PROTOCOL_CASES)('several OS processes ($protocol)', ({ protocol, v
     const ttlMs = 3_000;
     const name = `skew${skew > 0 ? 'ahead' : 'behind'}`;
     const env = { VERIFY_SKEW_MS: String(skew) };
-    // A live lock, renewed by a normal holder: the skewed client never gets it over 3 TTLs.
+    // A live lock, renewed by a normal holder: the skewed client never gets it over 2 TTLs (each
+    // renewal of the holder in between moves the expiry it would have to misjudge).
     const holder = spawn({ mode: 'hold', name, ttlMs });
     await holder.waitFor((e) => e.event === 'acquired', 30_000);
-    const thief = spawn({ mode: 'try-loop', name, ttlMs, durationMs: ttlMs * 3 }, env);
+    const thief = spawn({ mode: 'try-loop', name, ttlMs, durationMs: ttlMs * 2 }, env);
     const done = await thief.waitFor((e) => e.event === 'done', 60_000);
     expect(done.attempts as number).toBeGreaterThan(3);
     expect(thief.events.filter((e) => e.event === 'acquired')).toEqual([]);
