@@ -174,6 +174,12 @@ export class LockQueue {
     return this.track(async () => {
       this.attempts++;
       try {
+        // Held here: the answer needs no request, and must not wait for a request slot, where it
+        // would hold up this very lease's renewal behind it (operations on a name run one at a time).
+        if (this.holder?.isLive) {
+          this.localHolderResult(); // sets lastHolder
+          return this.lastHolder;
+        }
         // the limit covers choosing the protocol too (the probe, at first use)
         const result = await this.withinAttemptTime((late) =>
           this.protocol().then((protocol) =>

@@ -68,4 +68,21 @@ describe('renewal scheduling', () => {
     expect(renewalsAfter).toBeLessThanOrEqual(1); // the release written after the loss, no renewal
     expect(token).toBeGreaterThan(0);
   }, 30_000);
+
+  it('an attempt on a name this manager holds answers at once, without waiting for a request slot', async () => {
+    const a = world.manager({ maxInFlight: 1 });
+    const lock = a.manager.lock('held');
+    await lock.acquire();
+    a.tap.inject({ match: { keyPrefix: lockPrefixOf('slow') }, times: Infinity, fault: { kind: 'delay', ms: 1_500 } });
+    const slow = a.manager.lock('slow').tryAcquire().catch((error: unknown) => error);
+    await sleep(100); // the slow attempt has the only slot
+    // in the slot queue it would wait behind the slow attempt, and hold up the lease's renewal
+    const attempt = a.manager.lock('held').tryAcquire();
+    const first = await Promise.race([attempt.then(() => 'attempt'), slow.then(() => 'slow attempt')]);
+    expect(first).toBe('attempt');
+    await expect(attempt).resolves.toBe(false);
+    await slow;
+    expect(lock.isHeld).toBe(true);
+    await lock.release();
+  }, 30_000);
 });
