@@ -85,7 +85,9 @@ export class Lease {
   async extend(): Promise<void> {
     if (this.renewal) await this.renewal.catch(() => undefined);
     this.assertLive();
-    const run = this.renewOnce();
+    const run = this.renewOnce().finally(() => {
+      this.renewSentAt = undefined;
+    });
     const settled = run.then(
       () => undefined,
       () => undefined,
@@ -160,7 +162,7 @@ export class Lease {
     if (this.renewStartedAt !== undefined && this.renewSentAt === undefined) {
       const { limit, inFlight, queued } = this.host.slots;
       return new Error(
-        `the renewal waited ${Math.round(now - this.renewStartedAt)} ms for a request slot and was never sent: ${inFlight} of the manager's ${limit} slots (maxInFlight) busy, ${queued} operations queued; this process holds more locks than the store answers in time (see the README's capacity notes), or it was paused`,
+        `the renewal waited ${Math.round(now - this.renewStartedAt)} ms for a request slot (or for this lock's operation in flight) and was never sent: ${inFlight} of the manager's ${limit} slots (maxInFlight) busy, ${queued} operations queued; this process holds more locks than the store answers in time (see the README's capacity notes), or it was paused`,
       );
     }
     if (this.renewSentAt !== undefined) {

@@ -117,12 +117,15 @@ export class LockQueue {
   }
 
   /**
-   * Runs a store operation of this lock name: one at a time per name, and within the manager's
-   * budget of operations in flight ({@link RequestSlots}), in the order of `priority`.
+   * Runs a store operation of this lock name: within the manager's budget of operations in flight
+   * ({@link RequestSlots}), in the order of `priority`, and then one at a time per name. The slot
+   * comes first, so that an operation waiting for a slot never holds up a more urgent one of the
+   * same name (a renewal behind an attempt that started before the lease was granted); a task
+   * waiting for its name's turn holds a slot, and the task whose turn it is holds one and runs.
    */
   serial<T>(task: () => Promise<T>, priority: SlotPriority = BACKGROUND): Promise<T> {
     this.inFlight++;
-    const run = this.serialQueue.run(() => this.host.slots.run(priority, task));
+    const run = this.host.slots.run(priority, () => this.serialQueue.run(task));
     const done = (): void => {
       this.inFlight--;
       this.checkIdle();
@@ -241,7 +244,7 @@ export class LockQueue {
             this.name,
             'acquire',
             undefined,
-            new Error(`no answer within requestTimeoutMs (${limitMs} ms): ${this.slowCause()}; the attempt goes on in the background and releases anything it wins`),
+            new Error(`no answer within requestTimeoutMs (${limitMs} ms): ${this.slowCause()}; an attempt already sent goes on in the background and releases anything it wins, one not yet sent is dropped`),
             { ...this.host.storeContext(), storeErrorCode: 'TimeoutError' },
           ),
         );
@@ -489,7 +492,12 @@ export class LockQueue {
       try {
         const protocol = await this.protocol();
         if (this.closed) break;
-        result = await this.serial(async () => (this.holder?.isLive ? this.localHolderResult() : protocol.tryAcquire(head.request)));
+        result = await this.serial(async () => {
+          if (this.holder?.isLive) return this.localHolderResult();
+          // the waiter gave up (timed out, aborted, closed) while this poll waited for its turn
+          if (this.closed || head.done) return NOT_SENT;
+          return protocol.tryAcquire(head.request);
+        });
       } catch (error) {
         if (isPermanent(error)) throw error;
         this.host.events.emit('storeError', { name: this.name, operation: 'acquire', error: asError(error) });

@@ -75,4 +75,20 @@ describe('RequestSlots', () => {
     await Promise.all([first, ...runs]);
     expect(order).toEqual([...deadlines].sort((a, b) => a - b));
   });
+
+  it('once closing, attempts and polls already waiting run in arrival order with the releases, ahead of later renewals', async () => {
+    const order: string[] = [];
+    let now = 1_000;
+    const slots = new RequestSlots(1, () => now);
+    const blocker = gate(order, 'blocker');
+    const first = slots.run(BACKGROUND, blocker.task);
+    await flush();
+    const runs = [slots.run(BACKGROUND, async () => void order.push('poll')), slots.run({ kind: 'renewal', deadline: 3_000 }, async () => void order.push('renew'))];
+    now = 1_500;
+    slots.close();
+    runs.push(slots.run({ kind: 'renewal', deadline: 2_500 }, async () => void order.push('renew-later-queued')));
+    blocker.finish();
+    await Promise.all([first, ...runs]);
+    expect(order).toEqual(['blocker', 'poll', 'renew-later-queued', 'renew']);
+  });
 });

@@ -13,8 +13,10 @@ export const RELEASE: SlotPriority = { kind: 'release' };
 
 interface Waiting {
   /** 0 for renewals and releases (ordered by `key`), 1 for the rest (ordered by arrival). */
-  readonly rank: 0 | 1;
-  readonly key: number;
+  rank: 0 | 1;
+  key: number;
+  /** When it started waiting. */
+  readonly at: number;
   readonly seq: number;
   readonly start: () => void;
 }
@@ -32,6 +34,7 @@ interface Waiting {
 export class RequestSlots {
   private running = 0;
   private seq = 0;
+  private closing = false;
   private readonly heap: Waiting[] = [];
 
   constructor(
@@ -47,6 +50,22 @@ export class RequestSlots {
   /** Operations waiting for a slot. */
   get queued(): number {
     return this.heap.length;
+  }
+
+  /**
+   * The manager is closing: from now on everything runs in arrival order with the releases, ahead
+   * of renewals still to come, so that `close()`, which waits for attempts and polls in flight,
+   * cannot wait behind renewals for ever.
+   */
+  close(): void {
+    this.closing = true;
+    for (const w of this.heap) {
+      if (w.rank === 1) {
+        w.rank = 0;
+        w.key = w.at;
+      }
+    }
+    this.heap.sort((a, b) => (before(a, b) ? -1 : 1)); // a sorted array is a heap
   }
 
   /** Runs `task` once a slot is free, in the order of `priority`. */
@@ -68,13 +87,14 @@ export class RequestSlots {
 
   private entry(priority: SlotPriority, start: () => void): Waiting {
     const seq = this.seq++;
+    const at = this.now();
     switch (priority.kind) {
       case 'renewal':
-        return { rank: 0, key: priority.deadline, seq, start };
+        return { rank: 0, key: priority.deadline, at, seq, start };
       case 'release':
-        return { rank: 0, key: this.now(), seq, start };
+        return { rank: 0, key: at, at, seq, start };
       case 'background':
-        return { rank: 1, key: seq, seq, start };
+        return this.closing ? { rank: 0, key: at, at, seq, start } : { rank: 1, key: seq, at, seq, start };
     }
   }
 

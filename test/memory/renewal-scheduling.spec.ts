@@ -58,7 +58,7 @@ describe('renewal scheduling', () => {
     const lost = await new Promise<S3LockLostError>((resolve) => lock.signal.addEventListener('abort', () => resolve(lock.signal.reason as S3LockLostError)));
     expect(lost).toBeInstanceOf(S3LockLostError);
     expect(lost.reason).toBe('deadline-passed');
-    expect(String((lost.cause as Error).message)).toMatch(/waited \d+ ms for a request slot and was never sent: 1 of the manager's 1 slots \(maxInFlight\) busy/);
+    expect(String((lost.cause as Error).message)).toMatch(/waited \d+ ms for a request slot \(or for this lock's operation in flight\) and was never sent: 1 of the manager's 1 slots \(maxInFlight\) busy/);
     const sentAfterLoss = a.tap.requests.filter((r) => r.key.startsWith(lockPrefixOf('held')) && r.operation === 'PutObject');
     await slow;
     // the lock is free again once the loss's release went out, and nobody renewed it after the loss
@@ -85,4 +85,21 @@ describe('renewal scheduling', () => {
     expect(lock.isHeld).toBe(true);
     await lock.release();
   }, 30_000);
+
+  it("a renewal is not held up by an attempt of the same name that started before the grant and still waits for a slot", async () => {
+    const a = world.manager({ maxInFlight: 1 });
+    const first = a.manager.lock('held');
+    const winning = first.tryAcquire(); // takes the only slot at once
+    const names = Array.from({ length: 24 }, (_, i) => `busy-${i}`);
+    for (const n of names) a.tap.inject({ match: { keyPrefix: lockPrefixOf(n) }, times: Infinity, fault: { kind: 'delay', ms: 250 } });
+    const backlog = Promise.allSettled(names.map((n) => a.manager.lock(n).tryAcquire()));
+    // queued behind the backlog; if it took the name's turn while waiting, the lease's renewals would queue behind it
+    const second = a.manager.lock('held').tryAcquire().catch((error: unknown) => error);
+    await expect(winning).resolves.toBe(true);
+    await sleep(2 * TTL_MS);
+    expect(first.isHeld).toBe(true);
+    expect(first.signal.aborted).toBe(false);
+    await Promise.all([backlog, second]);
+    await first.release();
+  }, 90_000);
 });
