@@ -6,9 +6,8 @@
  * Prints one JSON line.
  */
 import { performance } from 'node:perf_hooks';
-import { S3Client } from '@aws-sdk/client-s3';
 import { S3LockManager, type S3Lock } from '../src';
-import type { ColumnConfig } from './lock-column';
+import { columnClient, type ColumnConfig } from './lock-column';
 import { summarize, type Summary } from './stats';
 
 interface CapacityConfig extends ColumnConfig {
@@ -51,14 +50,7 @@ export interface CapacityStep {
 
 const config = JSON.parse(process.argv[2] ?? '{}') as CapacityConfig;
 let requests = 0;
-const client = new S3Client({
-  endpoint: config.endpoint,
-  region: 'us-east-1',
-  forcePathStyle: true,
-  credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  responseChecksumValidation: 'WHEN_REQUIRED',
-});
+const client = columnClient(config);
 client.middlewareStack.add(
   (next) => (args) => {
     requests++;

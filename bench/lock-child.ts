@@ -5,9 +5,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline';
-import { S3Client } from '@aws-sdk/client-s3';
 import { newCountedManager } from './counted-manager';
-import type { ColumnConfig } from './lock-column';
+import { columnClient, type ColumnConfig } from './lock-column';
 import { monoMs } from './timing';
 
 type Command =
@@ -16,14 +15,7 @@ type Command =
   | { cmd: 'exit' };
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ColumnConfig;
-const client = new S3Client({
-  endpoint: config.endpoint,
-  region: 'us-east-1',
-  forcePathStyle: true,
-  credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  responseChecksumValidation: 'WHEN_REQUIRED',
-});
+const client = columnClient(config);
 const { manager, counter } = newCountedManager(client, { bucket: config.bucket, protocol: config.protocol });
 
 function say(event: Record<string, unknown>): void {

@@ -9,9 +9,8 @@
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { S3Client } from '@aws-sdk/client-s3';
 import { S3LockManager } from '../src';
-import type { ColumnConfig } from './lock-column';
+import { columnClient, type ColumnConfig } from './lock-column';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -27,14 +26,7 @@ const LATER_MS = 2 * 3_600_000;
 
 const config = JSON.parse(process.argv[2] ?? '{}') as RetentionConfig;
 let offset = 0;
-const client = new S3Client({
-  endpoint: config.endpoint,
-  region: 'us-east-1',
-  forcePathStyle: true,
-  credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  responseChecksumValidation: 'WHEN_REQUIRED',
-});
+const client = columnClient(config);
 const manager = new S3LockManager({ client, bucket: config.bucket, protocol: config.protocol, prefix: config.prefix, ttlMs: 6_000 }, { mono: { now: () => performance.now() + offset } });
 
 async function round(tag: string): Promise<void> {
