@@ -178,8 +178,10 @@ export class VersionedProtocol implements LockProtocol {
       if (set.size < MAX_ORPHANS) set.add(record.nonce);
       throw this.gateway.failure(name, 'renew', put.error);
     }
-    if (this.recordsLost(lease, state)) {
+    if (this.recordsLost(lease, state) && !endedByTombstone(state, lease.leaseId)) {
       // The claim version is gone, or the key was deleted (a new delete marker): the lease with it.
+      // (A force release or takeover deletes the claim version too, but leaves a tombstone naming
+      // the lease: that is a takeover, judged below.)
       this.declaration?.inBackground(name, 'renew');
       return { renewed: false, reason: 'records-lost', cleanUp: () => this.dropLostLease(lease, state) };
     }

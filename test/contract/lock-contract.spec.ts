@@ -208,25 +208,25 @@ describe.each(PROTOCOL_CASES)('lock contract ($protocol)', ({ protocol, versione
     for (const l of held) await l.release();
   });
 
-  if (protocol === 'create-only') {
-    it('inspect tells who holds a lock since when; forceRelease ends a stuck lease and the holder learns it', async () => {
-      const holderManager = manager();
-      const a = holderManager.lock('stuck');
-      await a.acquire();
-      await a.extend();
-      const state = await manager().inspect('stuck');
-      expect(state.held).toBe(true);
-      expect(state.holder).toMatchObject({ ownerId: a.id, fencingToken: a.fencingToken, pid: process.pid });
-      expect(state.acquiredAt).toBeInstanceOf(Date);
-      expect(state.lastWriteAt!.getTime()).toBeGreaterThanOrEqual(state.acquiredAt!.getTime());
-      expect(state.expiresAt!.getTime()).toBeGreaterThan(state.lastWriteAt!.getTime() + TTL);
-      expect(await manager().forceRelease('stuck')).toBe(true);
-      expect((await manager().inspect('stuck')).held).toBe(false);
-      const lost = await new Promise<unknown>((resolve) => a.signal.addEventListener('abort', () => resolve(a.signal.reason)));
-      expect(lost).toMatchObject({ name: 'S3LockLostError', reason: 'taken-over', lockName: 'stuck' });
-      expect(await manager().forceRelease('stuck')).toBe(false);
-    });
+  it('inspect tells who holds a lock since when; forceRelease ends a stuck lease and the holder learns it was taken over', async () => {
+    const holderManager = manager();
+    const a = holderManager.lock('stuck');
+    await a.acquire();
+    await a.extend();
+    const state = await manager().inspect('stuck');
+    expect(state.held).toBe(true);
+    expect(state.holder).toMatchObject({ ownerId: a.id, fencingToken: a.fencingToken, pid: process.pid });
+    expect(state.acquiredAt).toBeInstanceOf(Date);
+    expect(state.lastWriteAt!.getTime()).toBeGreaterThanOrEqual(state.acquiredAt!.getTime());
+    expect(state.expiresAt!.getTime()).toBeGreaterThan(state.lastWriteAt!.getTime() + TTL);
+    expect(await manager().forceRelease('stuck')).toBe(true);
+    expect((await manager().inspect('stuck')).held).toBe(false);
+    const lost = await new Promise<unknown>((resolve) => a.signal.addEventListener('abort', () => resolve(a.signal.reason)));
+    expect(lost).toMatchObject({ name: 'S3LockLostError', reason: 'taken-over', lockName: 'stuck' });
+    expect(await manager().forceRelease('stuck')).toBe(false);
+  });
 
+  if (protocol === 'create-only') {
     it('refuses a corrupt record with a typed error naming the lock and the key', async () => {
       const m = manager({ prefix: 'corrupt/' });
       const a = m.lock('victim');
