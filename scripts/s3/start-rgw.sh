@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Start (or reuse) a throw-away single-node Ceph cluster (1 mon, 1 memstore OSD, no mgr) plus
-# radosgw (beast) on 127.0.0.1, with one S3 user. Debian 12 ships Ceph 16.2.15.
+# radosgw (beast) on 127.0.0.1, with two S3 users: `test` (owns the buckets the tests create) and
+# `limited` (owns nothing: it only gets what a bucket policy of `test` grants it, for tests of denied
+# actions). Debian 12 ships Ceph 16.2.15.
 #
 # Usage: scripts/s3/start-rgw.sh
 # Environment (all optional):
 #   CEPH_BASE      data dir (default ${TMPDIR:-/tmp}/s3-lock-rgw); nothing goes to /etc/ceph or /var/lib/ceph
 #   RGW_PORT       S3 port on 127.0.0.1 (default 7480); MON_V2_PORT / MON_V1_PORT (3300 / 6789)
-#   S3_ACCESS_KEY / S3_SECRET_KEY   (default testaccesskey / testsecretkey)
+#   S3_ACCESS_KEY / S3_SECRET_KEY   user `test` (default testaccesskey / testsecretkey)
+#   S3_LIMITED_ACCESS_KEY / S3_LIMITED_SECRET_KEY   user `limited` (default limitedaccesskey /
+#                  limitedsecretkey)
 #   READY_TIMEOUT  seconds to wait for the S3 endpoint (default 120)
-# Stdout: KEY=VALUE lines only (S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION, S3_SERVER_PID,
-#         S3_SERVER_STATE=started|reused); the same minus the last two is kept in $CEPH_BASE/s3.env.
+# Stdout: KEY=VALUE lines only (S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_LIMITED_ACCESS_KEY,
+#         S3_LIMITED_SECRET_KEY, S3_REGION, S3_SERVER_PID, S3_SERVER_STATE=started|reused); the same
+#         minus the last two is kept in $CEPH_BASE/s3.env.
 # Exit:   0 ready; 3 not running and cannot be started here (not root / no apt-get to install the
 #         packages); 1 any other failure (daemons stopped again, log tail printed).
-# Idempotent: a healthy running instance is reused; stale pid files or a half-dead instance are
-# cleaned up (our own pids only) and a fresh cluster is started. Stop with scripts/s3/stop-rgw.sh.
+# Idempotent: a healthy running instance is reused (user `limited` is added to it when its keys are
+# refused, e.g. an instance started before that user existed; that needs root); stale pid files or a
+# half-dead instance are cleaned up (our own pids only) and a fresh cluster is started. Stop with
+# scripts/s3/stop-rgw.sh.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,10 +34,13 @@ MON_V2_PORT=${MON_V2_PORT:-3300}
 MON_V1_PORT=${MON_V1_PORT:-6789}
 S3_ACCESS_KEY=${S3_ACCESS_KEY:-testaccesskey}
 S3_SECRET_KEY=${S3_SECRET_KEY:-testsecretkey}
+S3_LIMITED_ACCESS_KEY=${S3_LIMITED_ACCESS_KEY:-limitedaccesskey}
+S3_LIMITED_SECRET_KEY=${S3_LIMITED_SECRET_KEY:-limitedsecretkey}
 READY_TIMEOUT=${READY_TIMEOUT:-120}
 ENDPOINT="http://127.0.0.1:$RGW_PORT"
 ENV_FILE="$CEPH_BASE/s3.env"
 RUN="$CEPH_BASE/run"
+CONF="$CEPH_BASE/ceph.conf"
 STDIO_LOG="$CEPH_BASE/log/daemons-stdio.log" # the daemons' stdout/stderr: never the caller's pipes
 DAEMONS=("mon.a:ceph-mon" "osd.0:ceph-osd" "client.rgw.a:radosgw")
 
@@ -44,6 +54,8 @@ emit() { # emit STATE
 S3_ENDPOINT=$ENDPOINT
 S3_ACCESS_KEY=$S3_ACCESS_KEY
 S3_SECRET_KEY=$S3_SECRET_KEY
+S3_LIMITED_ACCESS_KEY=$S3_LIMITED_ACCESS_KEY
+S3_LIMITED_SECRET_KEY=$S3_LIMITED_SECRET_KEY
 S3_REGION=us-east-1
 S3_SERVER_PID=$(cat "$RUN/client.rgw.a.pid" 2>/dev/null || echo unknown)
 S3_SERVER_STATE=$1
@@ -58,12 +70,37 @@ alive_count() {
 }
 
 healthy() { [ "$(alive_count)" = 3 ] && [ "$(s3_http_code "$ENDPOINT" "$S3_ACCESS_KEY" "$S3_SECRET_KEY")" = 200 ]; }
+limited_ok() { [ "$(s3_http_code "$ENDPOINT" "$S3_LIMITED_ACCESS_KEY" "$S3_LIMITED_SECRET_KEY")" = 200 ]; }
+
+# ensure_limited_user: create user `limited` with our keys, or (it exists) add/replace those keys.
+# Idempotent: `radosgw-admin user create` of an existing uid fails (exit 17, "user: limited exists").
+ensure_limited_user() {
+  if CEPH_CONF="$CONF" timeout 60 radosgw-admin user info --uid=limited >/dev/null 2>&1; then
+    CEPH_CONF="$CONF" timeout 60 radosgw-admin key create --uid=limited --key-type=s3 \
+      --access-key="$S3_LIMITED_ACCESS_KEY" --secret-key="$S3_LIMITED_SECRET_KEY" >/dev/null
+  else
+    CEPH_CONF="$CONF" timeout 60 radosgw-admin user create --uid=limited --display-name=limited \
+      --access-key="$S3_LIMITED_ACCESS_KEY" --secret-key="$S3_LIMITED_SECRET_KEY" >/dev/null
+  fi
+}
+
+# reuse MESSAGE: report a healthy running instance, adding user `limited` to it if its keys are refused
+reuse() {
+  log "$1"
+  if ! limited_ok; then
+    if s3_is_root && ensure_limited_user && limited_ok; then
+      log "added user limited to the running instance"
+    else
+      log "WARNING: the running instance refuses the keys of user limited and it could not be added (needs root); restart it: scripts/s3/stop-rgw.sh && scripts/s3/start-rgw.sh"
+    fi
+  fi
+  emit reused
+  exit 0
+}
 
 # 1. Reuse a healthy instance (no root needed for that).
 if healthy; then
-  log "already running at $ENDPOINT (radosgw pid $(cat "$RUN/client.rgw.a.pid")); reusing it"
-  emit reused
-  exit 0
+  reuse "already running at $ENDPOINT (radosgw pid $(cat "$RUN/client.rgw.a.pid")); reusing it"
 fi
 
 # 2. Everything below starts daemons: root + packages.
@@ -84,9 +121,7 @@ mkdir -p "$(dirname "$CEPH_BASE")"
 s3_open_lock "$CEPH_BASE.lock" LOCK_FD || s3_fail 1 "cannot create lock file $CEPH_BASE.lock"
 flock -w 300 "$LOCK_FD" || s3_fail 1 "timed out waiting for another start-rgw.sh ($CEPH_BASE.lock)"
 if healthy; then
-  log "started meanwhile by another process; reusing it"
-  emit reused
-  exit 0
+  reuse "started meanwhile by another process; reusing it"
 fi
 
 # 4. Clean up whatever is left of an earlier instance (our pid files only), then check the ports.
@@ -123,7 +158,6 @@ trap 'rc=$?; [ "$rc" = 0 ] || on_error' EXIT
 
 FSID=$(cat /proc/sys/kernel/random/uuid)
 OSD_UUID=$(cat /proc/sys/kernel/random/uuid)
-CONF="$CEPH_BASE/ceph.conf"
 export CEPH_CONF="$CONF" # picked up by ceph, radosgw-admin and the ceph-* daemons
 
 cat >"$CONF" <<EOF
@@ -217,16 +251,20 @@ for _ in $(seq 1 $((READY_TIMEOUT * 2))); do
 done
 [ "$code" = 200 ] || { echo "radosgw not answering on :$RGW_PORT after ${READY_TIMEOUT}s (last HTTP code $code)" >&2; false; }
 
-log "create S3 user"
+log "create S3 users test and limited"
 timeout 60 radosgw-admin user create --uid=test --display-name=test \
   --access-key="$S3_ACCESS_KEY" --secret-key="$S3_SECRET_KEY" >/dev/null
-code=000
-for _ in $(seq 1 20); do
-  code=$(s3_http_code "$ENDPOINT" "$S3_ACCESS_KEY" "$S3_SECRET_KEY")
-  [ "$code" = 200 ] && break
-  sleep 0.25
+ensure_limited_user
+for u in test limited; do
+  if [ "$u" = test ]; then ak=$S3_ACCESS_KEY sk=$S3_SECRET_KEY; else ak=$S3_LIMITED_ACCESS_KEY sk=$S3_LIMITED_SECRET_KEY; fi
+  code=000
+  for _ in $(seq 1 20); do
+    code=$(s3_http_code "$ENDPOINT" "$ak" "$sk")
+    [ "$code" = 200 ] && break
+    sleep 0.25
+  done
+  [ "$code" = 200 ] || { echo "signed request with the keys of the new user $u answered HTTP $code" >&2; false; }
 done
-[ "$code" = 200 ] || { echo "signed request with the new user's keys answered HTTP $code" >&2; false; }
 
 emit started | grep -v '^S3_SERVER_' >"$ENV_FILE"
 trap - ERR EXIT
