@@ -8,7 +8,9 @@
 #   CONSUMERS=0 npm test             leave out the consumer apps (scripts/test-consumers.sh)
 #   S3_LOCK_COMPAT=none npm test     skip scripts/test-compat.sh (package checks, Nest 11, Node 22/24)
 #   S3_RGW_ENDPOINT=http://host:port npm test   use an already running store instead of starting one
-#                                    (S3_RGW_ACCESS_KEY_ID / S3_RGW_SECRET_ACCESS_KEY, same for MOTO)
+#                                    (S3_RGW_ACCESS_KEY_ID / S3_RGW_SECRET_ACCESS_KEY, same for MOTO;
+#                                    RGW's second user: S3_RGW_LIMITED_ACCESS_KEY_ID /
+#                                    S3_RGW_LIMITED_SECRET_ACCESS_KEY)
 #
 # Steps: `npm ci` when node_modules is missing or older than package-lock.json; install the Debian
 # packages (one apt-get run, root only); start RGW and moto in parallel (or reuse running ones);
@@ -111,7 +113,7 @@ SKIPPED=()
 declare -A REASON=()
 if [ ${#TO_START[@]} -gt 0 ]; then
   if s3_is_root && s3_is_debian; then
-    bash scripts/s3/install-deps.sh "${TO_START[@]}" || s3_fail 1 "installing the Debian packages for ${TO_START[*]} failed"
+    bash scripts/s3/install-deps.sh "${TO_START[@]}" cli || s3_fail 1 "installing the Debian packages for ${TO_START[*]} failed"
     export S3_APT_UPDATED=1
   fi
   declare -A JOB=()
@@ -129,6 +131,10 @@ if [ ${#TO_START[@]} -gt 0 ]; then
       export "S3_${S}_ENDPOINT=$(sed -n 's/^S3_ENDPOINT=//p' "$WORK/$s.out")"
       export "S3_${S}_ACCESS_KEY_ID=$(sed -n 's/^S3_ACCESS_KEY=//p' "$WORK/$s.out")"
       export "S3_${S}_SECRET_ACCESS_KEY=$(sed -n 's/^S3_SECRET_KEY=//p' "$WORK/$s.out")"
+      if [ "$s" = rgw ]; then # RGW's second user, `limited` (scripts/s3/start-rgw.sh)
+        export "S3_RGW_LIMITED_ACCESS_KEY_ID=$(sed -n 's/^S3_LIMITED_ACCESS_KEY=//p' "$WORK/$s.out")"
+        export "S3_RGW_LIMITED_SECRET_ACCESS_KEY=$(sed -n 's/^S3_LIMITED_SECRET_KEY=//p' "$WORK/$s.out")"
+      fi
     elif [ "$rc" = "$S3_EXIT_UNSUPPORTED" ]; then
       SKIPPED+=("$s")
       REASON[$s]=$(tail -n 1 "$WORK/$s.err" 2>/dev/null)
@@ -155,6 +161,10 @@ for s in "${SERVERS[@]}"; do
   S=$(echo "$s" | tr a-z A-Z)
   v="S3_${S}_ACCESS_KEY_ID" w="S3_${S}_SECRET_ACCESS_KEY"
   export "$v=${!v:-testaccesskey}" "$w=${!w:-testsecretkey}"
+  if [ "$s" = rgw ]; then
+    v=S3_RGW_LIMITED_ACCESS_KEY_ID w=S3_RGW_LIMITED_SECRET_ACCESS_KEY
+    export "$v=${!v:-limitedaccesskey}" "$w=${!w:-limitedsecretkey}"
+  fi
 done
 
 RUN_PROJECTS=()

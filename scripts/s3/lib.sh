@@ -28,6 +28,7 @@ s3_packages_for() {
   case "$1" in
     rgw) echo "radosgw ceph-mon ceph-osd curl" ;;
     moto) echo "debootstrap curl" ;;
+    cli) echo "tmux" ;; # the operator CLI's watch test runs it in a real terminal (scripts/test-cli.sh)
     *) return 1 ;;
   esac
 }
