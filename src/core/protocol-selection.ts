@@ -125,6 +125,14 @@ const DECLARED_CREATE_ONLY_ADVICE =
   "Suspend versioning on the bucket if that was the change, or move the fleet to a new prefix (or bucket) with protocol 'versioned' or 'auto'. " +
   'Processes still running on this prefix refuse new locks at their next write.';
 
+/**
+ * The declared protocol built without a probe, for reading only (inspect): an operator's view of a
+ * prefix must not write to it. A manager never runs on it.
+ */
+export function buildProtocol(deps: ProtocolDeps, protocol: DeclaredProtocol): LockProtocol {
+  return build(deps, protocol, new Map());
+}
+
 function build(deps: ProtocolDeps, protocol: DeclaredProtocol, passed: Passed): LockProtocol {
   const check = declarationCheck(deps, protocol);
   return protocol === 'versioned' ? versioned(deps, check) : createOnly(deps, passed.get('create-only')?.versionIds === true, check);
