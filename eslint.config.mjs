@@ -16,4 +16,16 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // The rooms of src/ import one way: core (framework-free) <- nest <- testing <- cli.
+  ...[
+    ['src/core/**/*.ts', ['nest', 'testing', 'cli'], 'the engine is framework-free'],
+    ['src/nest/**/*.ts', ['testing', 'cli'], 'the Nest module builds on core only'],
+    ['src/testing/**/*.ts', ['cli'], 'the testing kit builds on core and nest'],
+  ].map(([files, rooms, why]) => ({
+    files: [files],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: rooms.map((room) => ({ group: [`../${room}`, `../${room}/*`, `../../${room}/*`], message: `${why}: no imports from src/${room}` })) }],
+    },
+  })),
 );

@@ -1,6 +1,6 @@
 /**
  * The sample's configuration, read once from the environment. Every value has a default that
- * works with the in-memory store (`npx ts-node src/testing/in-memory-s3-cli.ts` listens on 4599).
+ * works with the in-memory store (`npx ts-node src/cli/main.ts memory-s3` listens on 4599; `npx nestjs-s3-lock memory-s3` where the package is installed).
  *
  *   S3_ENDPOINT           http://127.0.0.1:4599      S3 endpoint (any S3-compatible store)
  *   S3_REGION             us-east-1

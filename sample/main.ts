@@ -2,7 +2,7 @@
  * Starts one instance of the sample. Run several against the same bucket to watch them share
  * the work (or `npm run demo`, which runs three and prints a timeline):
  *
- *   npx ts-node src/testing/in-memory-s3-cli.ts &           # wait for S3_ENDPOINT=http://127.0.0.1:4599
+ *   npx ts-node src/cli/main.ts memory-s3 &                  # wait for S3_ENDPOINT=http://127.0.0.1:4599
  *   INSTANCE=A PORT=3001 node -r ts-node/register/transpile-only sample/main.ts
  *   INSTANCE=B PORT=3002 node -r ts-node/register/transpile-only sample/main.ts
  *   curl -X POST localhost:3001/reports/42 & curl -X POST localhost:3002/reports/42   # 200 and 423

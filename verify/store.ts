@@ -73,7 +73,7 @@ export async function openStore(store: string): Promise<StoreHandle> {
 }
 
 async function startMemoryStore(): Promise<StoreHandle> {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src/testing/in-memory-s3-cli.ts'), '--port', '0'], {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src/cli/main.ts'), 'memory-s3', '--port', '0'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -9,10 +9,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
-import { parseCliArgs } from './in-memory-s3-cli';
 import { InMemoryS3, startInMemoryS3Server, type InMemoryS3Server } from './index';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -134,41 +131,5 @@ describe('in-memory S3 HTTP server', () => {
     await s3.send(new ListBucketsCommand({}));
     await Promise.all([server.close(), server.close()]);
     await expect(rawRequest(server.endpoint, 'GET', '/')).rejects.toThrow();
-  });
-});
-
-describe('in-memory S3 CLI', () => {
-  it('parses --port and --host', () => {
-    expect(parseCliArgs([])).toEqual({ port: 4599, host: '127.0.0.1' });
-    expect(parseCliArgs(['--port', '0', '--host=localhost'])).toEqual({ port: 0, host: 'localhost' });
-    expect(() => parseCliArgs(['--port', 'x'])).toThrow(/invalid port/);
-    expect(() => parseCliArgs(['--verbose', '1'])).toThrow(/unknown argument/);
-  });
-
-  it('prints S3_ENDPOINT once listening and exits on SIGTERM', async () => {
-    const child = spawn(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', join(__dirname, 'in-memory-s3-cli.ts'), '--port', '0'],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const endpoint = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /^S3_ENDPOINT=(http:\/\/127\.0\.0\.1:\d+)$/m.exec(out);
-        if (match?.[1] !== undefined) resolve(match[1]);
-      });
-      child.on('exit', () => reject(new Error(`CLI exited early: ${out}`)));
-    });
-    const client = clientFor(endpoint);
-    try {
-      await client.send(new CreateBucketCommand({ Bucket: 'from-cli' }));
-      expect((await client.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).toEqual(['from-cli']);
-    } finally {
-      client.destroy();
-      child.kill('SIGTERM');
-    }
-    expect(await exited).toBe(0);
   });
 });
