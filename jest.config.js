@@ -5,6 +5,8 @@
  *           plus the in-memory-only tests (test/memory: fault injection)
  *   rgw     the same contract against Ceph RGW   (needs S3_RGW_ENDPOINT: `npm test` starts it)
  *   moto    the same contract against moto       (needs S3_MOTO_ENDPOINT: `npm test` starts it)
+ *   cli     the operator CLI through an installed bin (needs NESTJS_S3_LOCK_BIN and both stores:
+ *           scripts/test-cli.sh, which npm test runs after the consumer apps)
  * Each store project's setup file sets process.env.S3_LOCK_TARGET; test/support/store-target.ts
  * reads it. Run one project with `npx jest --selectProjects memory`.
  */
@@ -51,5 +53,7 @@ module.exports = {
     store('rgw', 'magenta'),
     // a private moto instance restarted under running locks (record loss): moto only
     store('moto', 'yellow', ['<rootDir>/test/restart/**/*.spec.ts']),
+    // the operator CLI through an installed bin, on memory-s3, RGW and moto: scripts/test-cli.sh
+    { ...base, displayName: { name: 'cli', color: 'green' }, testMatch: ['<rootDir>/test/cli/**/*.cli-spec.ts'] },
   ],
 };

@@ -14,7 +14,8 @@
 # compiles against the package); 3. run the app's own tests (they swap the lock module for the
 # in-memory store); 4. build it and run it against RGW (scripts/consumers/check-app.ts: a route
 # across two instances, a @Cron job across two instances, the README's main.ts).
-# Each of the four counts as one test. The store: S3_RGW_ENDPOINT, S3_RGW_ACCESS_KEY_ID,
+# Each of the four counts as one test. Then the operator CLI's tests (scripts/test-cli.sh) with the
+# bin the Nest 11 app installed; CLI_TESTS=0 leaves them out. The store: S3_RGW_ENDPOINT, S3_RGW_ACCESS_KEY_ID,
 # S3_RGW_SECRET_ACCESS_KEY (scripts/test.sh exports them); missing or unreachable is a failure.
 # Last line: `consumers: N passed, M failed`; exit 0 when none failed.
 set -uo pipefail
@@ -121,5 +122,24 @@ for app in "${APPS[@]}"; do
     failed=$((failed + 1))
   fi
 done
+
+# The operator CLI (scripts/test-cli.sh): its jest suite, run with the bin the Nest 11 app installed
+# from the tarball, as `npx nestjs-s3-lock` would run it there. Each of its tests counts as one.
+if [ "${CLI_TESTS:-1}" != 0 ]; then
+  bin="$WORK/nest11-cjs/node_modules/.bin/nestjs-s3-lock"
+  if [ -x "$bin" ]; then
+    crc=0
+    bash scripts/test-cli.sh "$bin" >"$WORK/cli.out" 2>"$WORK/cli.log" </dev/null || crc=$?
+    read -r cp cf < <(sed -n 's/^cli: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/cli.out" | tail -n 1)
+    [ -n "${cp:-}" ] || { cp=0 cf=1; }
+    [ "$crc" = 0 ] || [ "$cf" != 0 ] || cf=1
+    passed=$((passed + cp)) failed=$((failed + cf))
+    [ "$cf" = 0 ] || grep -E "●|✕|Expected|Received|never showed" "$WORK/cli.log" | head -n 80 >&2
+    log "operator CLI: $cp passed, $cf failed (exit $crc)"
+  else
+    log "operator CLI: FAILED: the Nest 11 app has no installed bin ($bin)"
+    failed=$((failed + 1))
+  fi
+fi
 finish
 }
