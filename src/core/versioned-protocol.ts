@@ -178,11 +178,13 @@ export class VersionedProtocol implements LockProtocol {
       if (set.size < MAX_ORPHANS) set.add(record.nonce);
       throw this.gateway.failure(name, 'renew', put.error);
     }
-    if (this.recordsLost(lease, state) && !endedByTombstone(state, lease.leaseId)) {
-      // The claim version is gone, or the key was deleted (a new delete marker): the lease with it.
-      // (A force release or takeover deletes the claim version too, but leaves a tombstone naming
-      // the lease: that is a takeover, judged below.)
-      this.declaration?.inBackground(name, 'renew');
+    const lost = this.recordsLost(lease, state);
+    // The claim version is gone, or the key was deleted (a new delete marker). A force release or
+    // takeover deletes the claim version too, but leaves a tombstone naming the lease: that is a
+    // takeover, judged below. Either way the declaration is checked again: a loss of the prefix
+    // followed by a force release would look the same (docs/protocol.md, "Force release").
+    if (lost) this.declaration?.inBackground(name, 'renew');
+    if (lost && !endedByTombstone(state, lease.leaseId)) {
       return { renewed: false, reason: 'records-lost', cleanUp: () => this.dropLostLease(lease, state) };
     }
     const owner = ownerOf(state);
