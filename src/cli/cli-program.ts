@@ -22,14 +22,14 @@ export interface CliContext {
 export async function runCli(argv: readonly string[], context: CliContext = { io: processStreams, confirm: terminalConfirm() }): Promise<number> {
   const { io } = context;
   let code = 0;
-  let wantsJson = false;
+  // known before parsing, so that a usage error is answered in JSON too
+  const wantsJson = argv.includes('--json');
   const program = new Command('nestjs-s3-lock')
     .description('Operate nestjs-s3-lock locks in a bucket: check a store, list, inspect, force-release and watch locks, run an in-memory S3.')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   const run = <F>(fn: (flags: F) => Promise<number>) => async (flags: F) => {
-    wantsJson = (flags as { json?: boolean }).json === true;
     code = await fn(flags);
   };
 
@@ -77,7 +77,11 @@ export async function runCli(argv: readonly string[], context: CliContext = { io
     await program.parseAsync([...argv], { from: 'user' });
     return code;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_ERROR;
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return 0;
+      if (wantsJson) io.out(json({ error: { name: 'UsageError', code: error.code, message: error.message.replace(/^error: /, '') } }));
+      return EXIT_ERROR;
+    }
     const e = error instanceof Error ? error : new Error(String(error));
     io.err(`nestjs-s3-lock: ${e.message}\n`);
     if (wantsJson) io.out(json({ error: errorJson(e) }));

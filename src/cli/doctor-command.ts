@@ -54,7 +54,14 @@ export async function doctorCommand(flags: DoctorFlags, io: CliStreams): Promise
   const scratch = `${survey.options.prefix}.doctor-${uuidv4()}/`;
   let report: DoctorReport;
   try {
-    const declaration = await survey.declaration();
+    let declaration;
+    let declarationDenied = false;
+    try {
+      declaration = await survey.declaration();
+    } catch (error) {
+      if (!(error instanceof S3LockError) || (error as { storeStatusCode?: number }).storeStatusCode !== 403) throw error;
+      declarationDenied = true;
+    }
     let versioning: string | null = null;
     let versioningDenied = false;
     try {
@@ -72,7 +79,7 @@ export async function doctorCommand(flags: DoctorFlags, io: CliStreams): Promise
       createOnly = await probe(() => probeCreateOnly(gateway, scratch));
       versioned = versioningDenied ? { ok: false, detail: 'GetBucketVersioning was denied' } : await probe(() => probeVersioned(gateway, scratch));
     } finally {
-      scratchLeft = await removeScratch(gateway, scratch);
+      scratchLeft = await removeScratch(gateway, scratch, versioning !== null || versioningDenied);
     }
     const lifecycle = await checkLifecycle(gateway, survey.options.prefix);
     const denied = checks.actions.filter((a) => a.outcome !== 'allowed');
@@ -86,7 +93,10 @@ export async function doctorCommand(flags: DoctorFlags, io: CliStreams): Promise
     };
     let auto: DeclaredProtocol | null;
     let reason: string;
-    if (declaration) {
+    if (declarationDenied) {
+      auto = null;
+      reason = `GetObject of the prefix's declaration (${survey.options.prefix}.protocol) is denied (s3:GetObject): every manager reads it first`;
+    } else if (declaration) {
       const d = declaration.protocol;
       if (!isDeclaredProtocol(d)) {
         auto = null;
@@ -111,6 +121,8 @@ export async function doctorCommand(flags: DoctorFlags, io: CliStreams): Promise
     const warnings: string[] = [];
     if (lifecycle.outcome === 'rules') for (const r of lifecycle.touching) warnings.push(`lifecycle rule "${r.id}" (prefix "${r.filterPrefix}") ${r.effect}`);
     if (lifecycle.outcome === 'denied') warnings.push('GetBucketLifecycleConfiguration was denied: rules that expire lock records could not be checked');
+    if (lifecycle.outcome === 'error') warnings.push(`GetBucketLifecycleConfiguration failed (${lifecycle.code ?? 'error'}): rules that expire lock records could not be checked`);
+    if (versioningDenied) warnings.push('GetBucketVersioning was denied: the versioned protocol cannot run, and versioning could not be checked');
     if (checks.clock && (checks.clock.minMs > 2000 || checks.clock.maxMs < -2000)) warnings.push(`the store's clock is ${Math.round((checks.clock.minMs + checks.clock.maxMs) / 2)} ms off this machine's: leases are judged on the store's clock, so this is harmless to the locks, but logs will disagree`);
     if (scratchLeft.length > 0) warnings.push(`could not remove ${scratchLeft.length} scratch keys: ${scratchLeft.slice(0, 3).join(', ')}`);
     const protocols: DeclaredProtocol[] = auto ? [auto] : ['create-only', 'versioned'];
@@ -118,7 +130,7 @@ export async function doctorCommand(flags: DoctorFlags, io: CliStreams): Promise
       bucket: flags.bucket,
       prefix: survey.options.prefix,
       endpoint: gateway.context().endpoint,
-      versioning,
+      versioning: versioningDenied ? 'unknown (GetBucketVersioning denied)' : versioning,
       declared: declaration ? { protocol: declaration.protocol, host: declaration.host ?? null, at: declaration.declaredAt.toISOString() } : null,
       probes: { 'create-only': createOnly, versioned },
       actions: checks.actions,

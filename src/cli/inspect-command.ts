@@ -1,7 +1,7 @@
-import { LockSurvey, type SurveyRecord } from '../core/lock-survey';
+import type { SurveyRecord } from '../core/lock-survey';
 import { json, table, time, type CliStreams } from './cli-output';
 import { LOCK_COLUMNS, lockCells, lockRow, type LockRow } from './lock-row';
-import { clientConfig, type StoreFlags } from './store-options';
+import { surveyOf, type StoreFlags } from './store-options';
 
 export interface InspectFlags extends StoreFlags {
   readonly records: string;
@@ -16,7 +16,7 @@ export interface InspectResult extends LockRow {
 export async function inspectCommand(name: string, flags: InspectFlags, io: CliStreams): Promise<number> {
   const limit = Number(flags.records);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new RangeError(`--records must be an integer from 1 to 1000, got ${JSON.stringify(flags.records)}`);
-  const survey = new LockSurvey({ client: clientConfig(flags), bucket: flags.bucket, prefix: flags.prefix });
+  const survey = surveyOf(flags);
   try {
     const state = await survey.state(name);
     if (!state) {

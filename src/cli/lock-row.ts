@@ -4,8 +4,11 @@ import { duration, time } from './cli-output';
 /** A lock's state as `ls`, `inspect` and `watch` show it (the JSON of `ls --json`, one per name). */
 export interface LockRow {
   readonly name: string;
-  /** `held`: a live lease; `expired`: the last lease was not renewed in time (free to take); `free`: released or never taken. */
-  readonly state: 'held' | 'free' | 'expired';
+  /**
+   * `held`: a live lease; `expired`: the last lease was not renewed in time (free to take); `free`:
+   * released or never taken; `unreadable`: its records could not be read (`error` says why).
+   */
+  readonly state: 'held' | 'free' | 'expired' | 'unreadable';
   readonly held: boolean;
   /** The lease's fencing token (held or expired), else the last lease's, or null if never taken. */
   readonly fencingToken: number | null;
@@ -22,6 +25,26 @@ export interface LockRow {
   readonly lastWriteAt: string | null;
   /** The store's clock when the state was read. */
   readonly readAt: string;
+  /** Why the lock could not be read (`state: 'unreadable'`). */
+  readonly error?: string;
+}
+
+/** The row of a lock whose state could not be read. */
+export function unreadableRow(name: string, protocol: LockRow['protocol'], error: unknown): LockRow {
+  return {
+    name,
+    state: 'unreadable',
+    held: false,
+    fencingToken: null,
+    protocol,
+    holder: null,
+    heldSince: null,
+    expiresAt: null,
+    expiresInMs: null,
+    lastWriteAt: null,
+    readAt: new Date().toISOString(),
+    error: error instanceof Error ? error.message : String(error),
+  };
 }
 
 export function lockRow(s: S3LockState): LockRow {

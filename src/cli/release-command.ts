@@ -1,10 +1,9 @@
 import { createInterface } from 'node:readline/promises';
 import { S3LockInvalidOptionsError } from '../core/errors';
 import { S3LockManager } from '../core/lock-manager';
-import { LockSurvey } from '../core/lock-survey';
 import { json, type CliStreams } from './cli-output';
 import { lockRow } from './lock-row';
-import { clientConfig, type StoreFlags } from './store-options';
+import { clientConfig, surveyOf, type StoreFlags } from './store-options';
 
 export interface ReleaseFlags extends StoreFlags {
   readonly force?: boolean;
@@ -39,27 +38,35 @@ export async function releaseCommand(name: string, flags: ReleaseFlags, io: CliS
     throw new S3LockInvalidOptionsError('yes', 'release --force asks for confirmation on a terminal; without one, pass --yes', name);
   }
   const client = clientConfig(flags);
-  const survey = new LockSurvey({ client, bucket: flags.bucket, prefix: flags.prefix });
+  const survey = surveyOf(flags);
   let protocol;
-  let before;
+  let row;
   try {
     protocol = await survey.protocol();
-    before = protocol && (await survey.state(name));
-  } finally {
-    survey.close();
-  }
-  const row = before && lockRow(before);
-  if (!protocol || !row || row.state === 'free') {
-    report(io, flags, name, false, row?.holder ?? null, row?.fencingToken ?? null, 'already free');
-    return 1;
-  }
-  if (!flags.yes) {
-    const who = row.holder ? `${row.holder.host ?? '?'} pid ${row.holder.pid ?? '?'}` : 'unknown holder';
-    const ok = await confirm!(`Force-release "${name}" (${row.state}, ${who}, fencing token ${row.fencingToken})? Its holder keeps running until its next renewal. [y/N] `);
-    if (!ok) {
-      io.err('not released\n');
+    const before = protocol && (await survey.state(name));
+    row = before && lockRow(before);
+    if (!protocol || !row || row.state === 'free') {
+      report(io, flags, name, false, null, row?.fencingToken ?? null, 'already free');
       return 1;
     }
+    if (!flags.yes) {
+      const who = row.holder ? `${row.holder.host ?? '?'} pid ${row.holder.pid ?? '?'}` : 'unknown holder';
+      const ok = await confirm!(`Force-release "${name}" (${row.state}, ${who}, fencing token ${row.fencingToken})? Its holder keeps running until its next renewal. [y/N] `);
+      if (!ok) {
+        report(io, flags, name, false, null, row.fencingToken, 'not released (declined)');
+        return 1;
+      }
+      // the lease may have changed hands while the operator read the question: end only the one confirmed
+      const now = await survey.state(name);
+      const current = now && lockRow(now);
+      if (!current || current.state === 'free' || current.holder?.leaseId !== row.holder?.leaseId) {
+        const what = !current || current.state === 'free' ? 'it was released meanwhile' : `it changed hands meanwhile (now fencing token ${current.fencingToken}); run the command again`;
+        report(io, flags, name, false, null, current?.fencingToken ?? null, `not released: ${what}`);
+        return 1;
+      }
+    }
+  } finally {
+    survey.close();
   }
   const manager = new S3LockManager({ client, bucket: flags.bucket, prefix: flags.prefix, protocol });
   try {

@@ -170,7 +170,7 @@ export async function checkLifecycle(gateway: S3Gateway, prefix: string): Promis
 }
 
 /** Deletes every key (and version) left under `scratch`; returns the keys it could not delete. */
-export async function removeScratch(gateway: S3Gateway, scratch: string): Promise<string[]> {
+export async function removeScratch(gateway: S3Gateway, scratch: string, versioned: boolean): Promise<string[]> {
   const left: string[] = [];
   try {
     let markers: { keyMarker?: string; versionIdMarker?: string } = {};
@@ -183,7 +183,9 @@ export async function removeScratch(gateway: S3Gateway, scratch: string): Promis
       markers = { keyMarker: page.nextKeyMarker, versionIdMarker: page.nextVersionIdMarker };
     }
   } catch {
-    // no ListObjectVersions: plain keys
+    // no ListObjectVersions (denied, or not a versioned store): plain keys below; in a versioned
+    // bucket their versions stay, and are reported
+    if (versioned) left.push(`${scratch}* (versions: ListObjectVersions failed)`);
   }
   try {
     const page = await gateway.list(scratch, 1000, undefined, 'doctor clean-up');

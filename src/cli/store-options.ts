@@ -1,5 +1,6 @@
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { Command, Option } from 'commander';
+import { LockSurvey } from '../core/lock-survey';
 
 /** The flags every store command takes, as commander parses them. */
 export interface StoreFlags {
@@ -9,6 +10,8 @@ export interface StoreFlags {
   readonly region?: string;
   readonly forcePathStyle?: boolean;
   readonly json?: boolean;
+  /** Read an undeclared prefix with this protocol. */
+  readonly protocol?: 'create-only' | 'versioned';
 }
 
 /** The default key prefix, as the engine's. */
@@ -26,7 +29,13 @@ export function withStoreFlags(command: Command): Command {
     .addOption(new Option('--endpoint <url>', 'S3 endpoint (unset: Amazon S3, or the SDK\'s AWS_ENDPOINT_URL_S3)'))
     .addOption(new Option('--region <region>', 'region (unset: the SDK\'s chain, AWS_REGION..., else us-east-1)'))
     .addOption(new Option('--force-path-style', 'path-style requests (MinIO, Ceph RGW, moto, the in-memory store)'))
-    .addOption(new Option('--json', 'print one JSON document on stdout'));
+    .addOption(new Option('--json', 'print one JSON document on stdout'))
+    .addOption(new Option('--protocol <protocol>', "read a prefix whose declaration was deleted or lost with this protocol (a declared prefix is read with its own)").choices(['create-only', 'versioned']));
+}
+
+/** A read-only survey of the flags' bucket and prefix. */
+export function surveyOf(flags: StoreFlags): LockSurvey {
+  return new LockSurvey({ client: clientConfig(flags), bucket: flags.bucket, prefix: flags.prefix, ...(flags.protocol ? { protocol: flags.protocol } : {}) });
 }
 
 /** The S3 client configuration the flags describe. */

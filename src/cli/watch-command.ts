@@ -3,7 +3,7 @@ import { LockSurvey } from '../core/lock-survey';
 import { duration, table, time, type CliStreams } from './cli-output';
 import { listLocks } from './ls-command';
 import { LOCK_COLUMNS, lockCells, lockRow, type LockRow } from './lock-row';
-import { clientConfig, type StoreFlags } from './store-options';
+import { surveyOf, type StoreFlags } from './store-options';
 import { WatchLedger, type WatchEvent } from './watch-events';
 
 export interface WatchFlags extends StoreFlags {
@@ -28,11 +28,16 @@ export async function watchCommand(name: string | undefined, flags: WatchFlags, 
   const intervalMs = Number(flags.interval);
   if (!Number.isInteger(intervalMs) || intervalMs < 100) throw new RangeError(`--interval must be an integer of at least 100 (ms), got ${JSON.stringify(flags.interval)}`);
   const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const onSignal = (): void => {
+    if (!stop.signal.aborted) return stop.abort();
+    // a second Ctrl-C while a read still waits for the store: restore the terminal and go now
+    process.stdout.write(LEAVE);
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   signal?.addEventListener('abort', onSignal, { once: true });
-  const survey = new LockSurvey({ client: clientConfig(flags), bucket: flags.bucket, prefix: flags.prefix });
+  const survey = surveyOf(flags);
   const ledger = new WatchLedger();
   const recent: WatchEvent[] = [];
   const started = Date.now();

@@ -36,6 +36,13 @@ describe('WatchLedger', () => {
     expect(l.counts).toMatchObject({ handOffs: 0, takeovers: 1, lost: 1 });
   });
 
+  it('does not count a lease already expired when the watch began as lost since the start', () => {
+    const l = new WatchLedger();
+    expect(l.observe([row({ state: 'expired', held: false })], true)).toEqual([]);
+    expect(l.observe([row({ state: 'expired', held: false })], true)).toEqual([]);
+    expect(l.counts.lost).toBe(0);
+  });
+
   it('counts a lease seen expired once as lost, then its takeover, and a release', () => {
     const l = new WatchLedger();
     l.observe([row({})], true);

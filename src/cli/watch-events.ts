@@ -53,6 +53,8 @@ export class WatchLedger {
     const lease = row.holder && row.state !== 'free' ? row.holder.leaseId : undefined;
     if (row.state === 'expired' && lease !== undefined && !this.lostLeases.has(lease)) {
       this.lostLeases.add(lease);
+      // already expired when the watch began: not lost since the start
+      if (prev === undefined) return undefined;
       this.counts.lost++;
       return event('lost', `lease of ${who} (token ${row.fencingToken}) expired without renewal`);
     }

@@ -2,7 +2,7 @@ import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { hostname } from 'node:os';
 import { epochOfKey } from './epoch-key';
 import { S3LockInvalidOptionsError } from './errors';
-import { checkLockName, lockKeyPrefix } from './lock-name';
+import { checkLockName, encodeLockName, lockKeyPrefix } from './lock-name';
 import { resolveManagerOptions, type ResolvedManagerOptions } from './lock-options';
 import type { LockProtocol } from './lock-protocol';
 import { recordFromMetadata, type LockRecordKind } from './lock-record';
@@ -36,6 +36,11 @@ export interface LockSurveyOptions {
   readonly prefix?: string;
   /** Per-request time limit; default 10 s. */
   readonly requestTimeoutMs?: number;
+  /**
+   * The protocol to read with when the prefix has no declaration (it was deleted or lost while
+   * lock records remain). A declared prefix is always read with its declared protocol.
+   */
+  readonly protocol?: DeclaredProtocol;
 }
 
 /**
@@ -49,34 +54,63 @@ export class LockSurvey {
   readonly client: S3Client;
   private readonly ownsClient: boolean;
   private declared: Promise<ProtocolDeclaration | undefined> | undefined;
+  private readonly given: DeclaredProtocol | undefined;
   private readers = new Map<DeclaredProtocol, LockProtocol>();
 
   constructor(options: LockSurveyOptions) {
     this.options = resolveManagerOptions({ client: options.client, bucket: options.bucket, prefix: options.prefix, requestTimeoutMs: options.requestTimeoutMs ?? 10_000 }, hostname());
-    const given = options.client as S3Client;
-    this.ownsClient = typeof given.send !== 'function';
-    this.client = this.ownsClient ? new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', ...(options.client as S3ClientConfig) }) : given;
+    this.given = options.protocol;
+    const client = options.client as S3Client;
+    this.ownsClient = typeof client.send !== 'function';
+    this.client = this.ownsClient ? new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', ...(options.client as S3ClientConfig) }) : client;
     const clock = new ServerClock(systemMonotonicClock, { toleranceMs: this.options.serverClockToleranceMs });
     this.gateway = new S3Gateway(this.client, this.options.bucket, clock, systemMonotonicClock, this.options.requestTimeoutMs, this.options.prefix);
   }
 
-  /** The prefix's declaration (read once), or undefined when no manager ever used the prefix. */
+  /**
+   * The prefix's declaration, or undefined when there is none. A declaration once read is kept
+   * (it is never deleted by the library); a missing one is read again next time (a watch started
+   * before the first manager sees it come).
+   */
   declaration(): Promise<ProtocolDeclaration | undefined> {
-    this.declared ??= readDeclaration(this.gateway, this.options.prefix, 'get').catch((error: unknown) => {
-      this.declared = undefined;
-      throw error;
-    });
-    return this.declared;
+    if (this.declared) return this.declared;
+    const read = readDeclaration(this.gateway, this.options.prefix, 'get').then(
+      (d) => {
+        if (d === undefined && this.declared === read) this.declared = undefined;
+        return d;
+      },
+      (error: unknown) => {
+        if (this.declared === read) this.declared = undefined;
+        throw error;
+      },
+    );
+    this.declared = read;
+    return read;
   }
 
-  /** The declared protocol, or undefined (nothing was ever locked under the prefix). */
+  /**
+   * The protocol to read with: the declared one; without a declaration the `protocol` option, or
+   * undefined when the prefix holds no lock folder (nothing was ever locked there). An undeclared
+   * prefix that holds lock folders is refused with {@link S3LockInvalidOptionsError}: reading it
+   * with a guessed protocol could show a held lock as free.
+   */
   async protocol(): Promise<DeclaredProtocol | undefined> {
     const d = await this.declaration();
-    if (d === undefined) return undefined;
-    if (!isDeclaredProtocol(d.protocol)) {
-      throw new S3LockInvalidOptionsError('prefix', `the declaration ${this.options.prefix}.protocol names no protocol (${JSON.stringify(d.protocol)}); it was not written by this library`);
+    const where = `s3://${this.options.bucket}/${this.options.prefix}`;
+    if (d !== undefined) {
+      if (!isDeclaredProtocol(d.protocol)) {
+        throw new S3LockInvalidOptionsError('prefix', `the declaration ${where}.protocol names no protocol (${JSON.stringify(d.protocol)}); it was not written by this library`);
+      }
+      return d.protocol;
     }
-    return d.protocol;
+    if (this.given !== undefined) return this.given;
+    const first = await this.names().next();
+    const name = first.done ? undefined : first.value[0];
+    if (name === undefined) return undefined;
+    throw new S3LockInvalidOptionsError(
+      'protocol',
+      `${where} holds lock folders (the first: "${name}") but no protocol declaration (${this.options.prefix}.protocol was deleted or lost; the next manager to use the prefix declares it again): give the protocol to read them with (--protocol create-only or versioned)`,
+    );
   }
 
   /**
@@ -171,11 +205,17 @@ export class LockSurvey {
   }
 }
 
-/** The lock name a key segment encodes (see `encodeLockName`), or undefined if it is not one. */
+/**
+ * The lock name a key segment encodes (see `encodeLockName`), or undefined if it is not one: a
+ * folder the library did not name (it does not encode back to itself, or the name is not valid).
+ */
 export function decodeLockName(segment: string): string | undefined {
+  let name: string;
   try {
-    return decodeURIComponent(segment);
+    name = decodeURIComponent(segment);
+    checkLockName(name);
   } catch {
     return undefined;
   }
+  return encodeLockName(name) === segment ? name : undefined;
 }

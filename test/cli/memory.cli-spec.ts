@@ -1,4 +1,4 @@
-import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { installedPackage, runBin, runJson } from './support/cli-process';
 import { freshBucket, memoryStore, startHolder } from './support/cli-stores';
 import { commandCases } from './support/command-cases';
@@ -45,6 +45,41 @@ describe('nestjs-s3-lock CLI on its own memory-s3 server', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('an undeclared prefix that holds lock folders is refused unless --protocol is given; a corrupt lock is one unreadable row; foreign folders are skipped', async () => {
+    const store = await memoryStore();
+    try {
+      const bucket = await freshBucket(store, false);
+      const holder = await startHolder(store, { bucket, protocol: 'create-only', names: ['job'] });
+      try {
+        await store.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'locks/.protocol' }));
+        const refused = await runJson<{ error: { name: string; message: string } }>(['ls', '--bucket', bucket, ...store.flags], store.env);
+        expect(refused.code).toBe(2);
+        expect(refused.json.error.message).toMatch(/holds lock folders \(the first: "job"\) but no protocol declaration.*--protocol/);
+        const given = await runJson<Array<{ name: string; state: string }>>(['ls', '--bucket', bucket, '--protocol', 'create-only', ...store.flags], store.env);
+        expect(given.code).toBe(0);
+        expect(given.json).toMatchObject([{ name: 'job', state: 'held' }]);
+      } finally {
+        await holder.stop();
+      }
+      // a corrupt generation record, and a folder no lock name encodes to
+      await store.client.send(new PutObjectCommand({ Bucket: bucket, Key: 'locks/broken/generation', Body: 'x', Metadata: { 'lock-format': '9' } }));
+      await store.client.send(new PutObjectCommand({ Bucket: bucket, Key: 'locks/%41/readme.txt', Body: 'x' }));
+      const listed = await runJson<Array<{ name: string; state: string; error?: string }>>(['ls', '--bucket', bucket, '--protocol', 'create-only', ...store.flags], store.env);
+      expect(listed.code).toBe(2);
+      expect(listed.json.map((r) => `${r.name} ${r.state}`)).toEqual(['broken unreadable', 'job free']);
+      expect(listed.json[0]!.error).toMatch(/broken/);
+      expect(listed.stderr).toMatch(/"broken" could not be read/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('--json answers a usage error with a JSON error document too (exit 2)', async () => {
+    const r = await runJson<{ error: { name: string; message: string } }>(['ls'], {});
+    expect(r.code).toBe(2);
+    expect(r.json.error).toMatchObject({ name: 'UsageError', message: expect.stringMatching(/--bucket/) });
   });
 
   it.each(['SIGINT', 'SIGTERM'] as const)('memory-s3 prints its endpoint and credentials, serves S3, and stops on %s with exit 0', async (signal) => {
