@@ -28,6 +28,7 @@ export type {
   S3LockProtocolName,
   S3LockLogger,
 } from './core/lock-options';
+export type { S3LockTelemetryOptions } from './core/lock-telemetry';
 export type { S3Lock, S3LockContext, S3LockState, S3LockEvents, S3LockEventName } from './core/lock-types';
 export { MAX_LOCK_NAME_LENGTH } from './core/lock-name';
 

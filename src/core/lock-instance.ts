@@ -1,12 +1,13 @@
 import { v4 as uuidv4 } from 'uuid';
 import { SerialQueue } from './async-tools';
-import { S3LockNotAcquiredError } from './errors';
+import { S3LockNotAcquiredError, S3LockTimeoutError } from './errors';
 import { Lease } from './lease';
 import type { LockEvents } from './lock-events';
 import type { S3LockAcquireOptions } from './lock-options';
 import { checkWait } from './lock-options';
 import type { LockQueue } from './lock-queue';
 import type { LeaseRequest } from './lock-protocol';
+import { NO_TELEMETRY, type AcquireTrace, type LockTelemetry } from './lock-telemetry';
 import type { S3Lock } from './lock-types';
 import type { MonotonicClock } from './server-clock';
 
@@ -33,6 +34,9 @@ export class LockInstance implements S3Lock {
     private readonly events: LockEvents,
     private readonly mono: MonotonicClock,
     private readonly defaultWaitMs: number,
+    private readonly telemetry: LockTelemetry = NO_TELEMETRY,
+    /** What telemetry may call this lock (S3LockOptions.telemetryName). */
+    private readonly telemetryName?: string,
   ) {}
 
   get isHeld(): boolean {
@@ -65,12 +69,20 @@ export class LockInstance implements S3Lock {
       if (this.reenter()) return true;
       const started = this.mono.now();
       this.events.emit('attempt', { name: this.name, ownerId: this.id });
-      const queue = this.queue();
-      const result = await queue.tryOnce(this.request());
-      if (result instanceof Lease) {
-        this.adopt(result, started, queue);
-        return true;
+      const trace = this.telemetry.acquire(this.name, this.telemetryName);
+      let result;
+      try {
+        const queue = this.queue();
+        result = await queue.tryOnce(this.request(trace));
+        if (result instanceof Lease) {
+          this.adopt(result, started, queue, trace);
+          return true;
+        }
+      } catch (error) {
+        trace.end('error', undefined, error);
+        throw error;
       }
+      trace.end('not_acquired');
       this.events.emit('notAcquired', { name: this.name, ownerId: this.id, holderId: result?.ownerId, holder: result });
       return false;
     });
@@ -82,10 +94,12 @@ export class LockInstance implements S3Lock {
       if (this.reenter()) return;
       const started = this.mono.now();
       this.events.emit('attempt', { name: this.name, ownerId: this.id });
+      const trace = this.telemetry.acquire(this.name, this.telemetryName);
       try {
         const queue = this.queue();
-        this.adopt(await queue.wait(this.request(), waitMs, options.signal), started, queue);
+        this.adopt(await queue.wait(this.request(trace), waitMs, options.signal), started, queue, trace);
       } catch (error) {
+        trace.end(error instanceof S3LockTimeoutError ? 'timeout' : error instanceof S3LockNotAcquiredError ? 'not_acquired' : 'error', undefined, error);
         const holder = (error as Partial<S3LockNotAcquiredError>).holder;
         this.events.emit('notAcquired', { name: this.name, ownerId: this.id, holderId: holder?.ownerId, holder });
         throw error;
@@ -122,11 +136,13 @@ export class LockInstance implements S3Lock {
     return false;
   }
 
-  private adopt(lease: Lease, started: number, queue: LockQueue): void {
+  private adopt(lease: Lease, started: number, queue: LockQueue, trace: AcquireTrace): void {
     this.lease = lease;
     this.leaseQueue = queue;
     this.lastSignal = lease.signal;
     this.count = 1;
+    trace.held(lease.record.leaseId, lease.fencingToken);
+    trace.end('acquired', lease.fencingToken);
     this.events.emit('acquired', {
       name: this.name,
       ownerId: this.id,
@@ -149,7 +165,7 @@ export class LockInstance implements S3Lock {
     await queue.release(lease);
   }
 
-  private request(): LeaseRequest {
-    return { name: this.name, ownerId: this.id, leaseId: uuidv4(), ttlMs: this.ttlMs };
+  private request(trace: AcquireTrace): LeaseRequest {
+    return { name: this.name, ownerId: this.id, leaseId: uuidv4(), ttlMs: this.ttlMs, attempts: trace.attempts };
   }
 }

@@ -11,6 +11,7 @@ import { RECORD_KEY_SUFFIX_BYTES } from './log-generation';
 import { checkTtl, checkWait, resolveManagerOptions, safetyMarginFor, type ResolvedManagerOptions, type S3LockManagerOptions, type S3LockLogger, type S3LockOptions, type S3LockUsingOptions } from './lock-options';
 import type { LockProtocol, ProtocolLease } from './lock-protocol';
 import { LockQueue } from './lock-queue';
+import { lockTelemetry, type LockTelemetry } from './lock-telemetry';
 import type { S3Lock, S3LockContext, S3LockEventName, S3LockEvents, S3LockState } from './lock-types';
 import { selectProtocol } from './protocol-selection';
 import { RequestSlots } from './request-slots';
@@ -55,6 +56,8 @@ export class S3LockManager {
   private readonly gateway: S3Gateway;
   /** The budget of store operations in flight, shared by every lock name of this manager. */
   private readonly slots: RequestSlots;
+  /** OpenTelemetry instruments (a no-op without `@opentelemetry/api`). */
+  private readonly telemetry: LockTelemetry;
   private readonly queues = new Map<string, LockQueue>();
   private readonly background = new Set<Promise<void>>();
   private protocolPromise: Promise<LockProtocol> | undefined;
@@ -81,7 +84,8 @@ export class S3LockManager {
     });
     this.self = { host: this.options.host, managerId: this.id };
     this.slots = new RequestSlots(this.options.maxInFlight, () => this.mono.now());
-    this.gateway = new S3Gateway(this.client, this.options.bucket, serverClock, this.mono, requestTimeoutMs, this.options.prefix);
+    this.telemetry = lockTelemetry(options.telemetry, this.options.bucket, this.events);
+    this.gateway = new S3Gateway(this.client, this.options.bucket, serverClock, this.mono, requestTimeoutMs, this.options.prefix, this.telemetry);
   }
 
   /** A lock instance for `name` (a fresh uuid each call). Validates the name and TTL. */
@@ -177,7 +181,7 @@ export class S3LockManager {
     }
     if (this.closed) throw new S3LockClosedError(name);
     const ttlMs = checkTtl(options.ttlMs ?? this.options.ttlMs, name);
-    return new LockInstance(name, ttlMs, () => this.queue(name), this.events, this.mono, checkWait(this.options.waitMs, name));
+    return new LockInstance(name, ttlMs, () => this.queue(name), this.events, this.mono, checkWait(this.options.waitMs, name), this.telemetry, options.telemetryName);
   }
 
   /**

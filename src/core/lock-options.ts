@@ -1,3 +1,4 @@
+import type { S3LockTelemetryOptions } from './lock-telemetry';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { S3LockInvalidOptionsError } from './errors';
 import { firstNonXmlCharacter, XML_RULE } from './lock-name';
@@ -29,6 +30,12 @@ export interface S3LockManagerOptions {
    * (destroyed by `close()`).
    */
   client: S3Client | S3ClientConfig;
+  /**
+   * OpenTelemetry metrics and traces (`@opentelemetry/api`, an optional peer): providers, and how
+   * lock names become attributes. Without the API package nothing is recorded.
+   * @default the global providers; names only for decorated locks (their template)
+   */
+  telemetry?: S3LockTelemetryOptions;
   /**
    * Bucket that holds the locks. Required. Directory buckets (S3 Express One Zone, names ending in
    * `--x-s3`) are refused: they list keys unordered and have no versioning.
@@ -122,6 +129,12 @@ export interface S3LockManagerOptions {
 export interface S3LockOptions {
   /** @default the manager's ttlMs */
   ttlMs?: number;
+  /**
+   * What telemetry may call this lock (`telemetry.lockName`'s `template`): a bounded name such as
+   * `report:{id}` for per-entity names. `@WithS3Lock` sets it.
+   * @default undefined: the lock has no `s3lock.name` attribute unless `telemetry.lockName` maps its name
+   */
+  telemetryName?: string;
 }
 
 /** Options of `acquire()`. */

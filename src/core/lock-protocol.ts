@@ -9,6 +9,8 @@ export interface LeaseRequest {
   /** A fresh id for this acquisition. */
   readonly leaseId: string;
   readonly ttlMs: number;
+  /** Counts the store attempts made for this request (telemetry's `s3lock.attempts`). */
+  readonly attempts?: { count: number };
 }
 
 /**

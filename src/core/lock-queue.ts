@@ -193,6 +193,7 @@ export class LockQueue {
               // request slot: nothing was sent, so nothing can have been won. Do not send it now,
               // when it would only add load to a store or manager that is behind.
               if (late()) return NOT_SENT;
+              if (request.attempts) request.attempts.count++;
               return protocol.tryAcquire(request);
             }),
           ),
@@ -348,6 +349,7 @@ export class LockQueue {
     const heldMs = Math.round(this.host.mono.now() - lease.acquiredAt);
     const next = this.waiters.find((w) => !w.done);
     if (next && this.localHandOffs < MAX_LOCAL_HAND_OFFS) {
+      if (next.request.attempts) next.request.attempts.count++;
       const result = await this.serial(() => protocol.handOff(lease.record, next.request), RELEASE);
       if (result.acquired) {
         this.localHandOffs++;
@@ -496,6 +498,7 @@ export class LockQueue {
           if (this.holder?.isLive) return this.localHolderResult();
           // the waiter gave up (timed out, aborted, closed) while this poll waited for its turn
           if (this.closed || head.done) return NOT_SENT;
+          if (head.request.attempts) head.request.attempts.count++;
           return protocol.tryAcquire(head.request);
         });
       } catch (error) {

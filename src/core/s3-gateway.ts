@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { S3LockBucketMissingError, S3LockStoreError, type S3LockStoreErrorContext } from './errors';
 import type { MonotonicClock, ServerClock } from './server-clock';
+import { NO_TELEMETRY, type LockTelemetry } from './lock-telemetry';
 
 /** Outcome of a create-only write. */
 export type CreateOutcome =
@@ -95,6 +96,8 @@ export class S3Gateway {
     private readonly requestTimeoutMs: number,
     /** The manager's key prefix, named in errors. */
     readonly prefix?: string,
+    /** Counts every request sent (`s3lock.store.requests`). */
+    private readonly telemetry: Pick<LockTelemetry, 'storeRequest'> = NO_TELEMETRY,
   ) {}
 
   /** The endpoint requests go to (`protocol://host[:port]`), learnt from the first request sent. */
@@ -320,12 +323,20 @@ export class S3Gateway {
   async send(command: Sendable, timeoutMs: number = this.requestTimeoutMs, onDate?: (dateHeader: string | undefined) => void): Promise<unknown> {
     const clock = this.serverClock;
     const mono = this.mono;
+    const operation = command.constructor.name.replace(/Command$/, '');
     (command.middlewareStack as MiddlewareAdder).add(
       (next) => async (args) => {
         this.endpoint ??= endpointOf((args as { request?: unknown }).request, this.bucket);
         const sentAt = mono.now();
-        const result = await next(args);
-        const response = (result as { response?: { headers?: Record<string, string> } }).response;
+        let result;
+        try {
+          result = await next(args);
+        } catch (error) {
+          this.telemetry.storeRequest(operation, statusOf(error) ?? 'error');
+          throw error;
+        }
+        const response = (result as { response?: { headers?: Record<string, string>; statusCode?: number } }).response;
+        this.telemetry.storeRequest(operation, response?.statusCode ?? 'error');
         clock.observe(response?.headers?.['date'], mono.now(), sentAt);
         onDate?.(response?.headers?.['date']);
         return result;
@@ -335,7 +346,7 @@ export class S3Gateway {
     try {
       return await this.client.send(command as Parameters<S3Client['send']>[0], { abortSignal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
-      if (error !== null && typeof error === 'object') this.failedCalls.set(error, command.constructor.name.replace(/Command$/, ''));
+      if (error !== null && typeof error === 'object') this.failedCalls.set(error, operation);
       throw error;
     }
   }

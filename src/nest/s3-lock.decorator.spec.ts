@@ -27,7 +27,7 @@ describe('@WithS3Lock', () => {
     expect(Reflect.getMetadata(PATH_METADATA, method)).toBe('a');
     expect(Reflect.getMetadata('custom', method)).toBe(42);
     expect(Reflect.getMetadata('__guards__', method)).toEqual([AllowAll]);
-    expect(getS3LockMetadata(method)).toEqual({ name: 'below', options: {}, where: 'Target.handler' });
+    expect(getS3LockMetadata(method)).toEqual({ name: 'below', options: {}, where: 'Target.handler', telemetryName: 'below' });
     expect(Reflect.getMetadata(INTERCEPTORS_METADATA, method)).toEqual([S3LockInterceptor.instance]);
   });
 

@@ -40,6 +40,13 @@ export interface WithS3LockOptions {
    * @default true
    */
   enabled?: boolean;
+  /**
+   * The lock's `s3lock.name` in OpenTelemetry metrics and spans (the module's `telemetry.lockName`
+   * gets it as `template`): keep it bounded, e.g. `report:{id}` for a name function that gives
+   * `report:<id>`.
+   * @default the static name; for a name function, the method's `Class.method`
+   */
+  telemetryName?: string;
 }
 
 /** A lock name, or a function of the method's arguments that returns it (called with `this` = the instance). */
@@ -51,6 +58,8 @@ export interface S3LockMethodMetadata {
   readonly options: Readonly<WithS3LockOptions>;
   /** `Class.method`, for messages. */
   readonly where: string;
+  /** The name telemetry may show: `options.telemetryName`, the static name, or `where`. */
+  readonly telemetryName: string;
 }
 
 /**
@@ -135,7 +144,8 @@ export function WithS3Lock<A extends unknown[] = never[]>(name: S3LockName<A>, o
     if (typeof original !== 'function') throw new TypeError(notAMethodMessage(where));
     checkDecoratorArguments(where, name, options);
     const frozen = Object.freeze({ ...options });
-    const metadata: S3LockMethodMetadata = Object.freeze({ name: name as S3LockName<never[]>, options: frozen, where });
+    const telemetryName = options.telemetryName ?? (typeof name === 'string' ? name : where);
+    const metadata: S3LockMethodMetadata = Object.freeze({ name: name as S3LockName<never[]>, options: frozen, where, telemetryName });
     const method = original as (...args: unknown[]) => unknown;
     const wrapper = function (this: unknown, ...args: unknown[]): unknown {
       return runLocked(this, method, args, metadata);
@@ -178,6 +188,9 @@ function checkDecoratorArguments(where: string, name: unknown, options: WithS3Lo
     if (options.waitMs !== undefined) checkWaitOption('waitMs', options.waitMs, label);
     if (options.onLocked !== undefined) checkOnLocked('onLocked', options.onLocked, label);
     if (options.minHoldMs !== undefined) checkMinHold('minHoldMs', options.minHoldMs, label);
+    if (options.telemetryName !== undefined && typeof options.telemetryName !== 'string') {
+      throw new S3LockInvalidOptionsError('telemetryName', `must be a string, got ${typeof options.telemetryName}`, label);
+    }
     if (options.enabled !== undefined && typeof options.enabled !== 'boolean') {
       throw new S3LockInvalidOptionsError('enabled', `must be a boolean, got ${String(options.enabled)}`, label);
     }

@@ -45,6 +45,7 @@ export function runLocked(instance: unknown, method: Method, args: unknown[], me
     ttlMs: options.ttlMs ?? settings.ttlMs,
     waitMs: options.waitMs ?? settings.waitMs,
     minHoldMs: options.minHoldMs ?? settings.minHoldMs,
+    telemetryName: metadata.telemetryName,
   };
   const call: LockedCall = { service, method, instance, args, metadata, request };
   return asHandler ? runAsObservable(call) : runAsPromise(call);

@@ -43,6 +43,8 @@ export interface MethodLockRequest {
   readonly ttlMs: number | undefined;
   readonly waitMs: number | undefined;
   readonly minHoldMs: number;
+  /** The decorator's telemetry name (its static name or template). */
+  readonly telemetryName?: string;
 }
 
 /** Outcome of `acquireForMethod` (internal). */
@@ -156,7 +158,7 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
     let holder: S3LockHolderInfo | undefined;
     let unsubscribe: (() => void) | undefined;
     try {
-      lock = this.manager.lock(name, request.ttlMs === undefined ? {} : { ttlMs: request.ttlMs });
+      lock = this.manager.lock(name, { ...(request.ttlMs === undefined ? {} : { ttlMs: request.ttlMs }), ...(request.telemetryName === undefined ? {} : { telemetryName: request.telemetryName }) });
       const id = lock.id;
       unsubscribe = this.manager.on('notAcquired', (event) => {
         if (event.ownerId === id) {
