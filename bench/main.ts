@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { startChildren, type LockChild } from './child-process';
 import { measureCapacity, measureOverload } from './capacity';
 import { measureCpu } from './cpu';
+import { measureTelemetryCpu } from './telemetry-cpu';
 import { measureHandOff } from './hand-off';
 import { measureLatency } from './latency';
 import { LockColumn } from './lock-column';
@@ -74,6 +75,8 @@ async function main(): Promise<void> {
     log('CPU per cycle on the in-process in-memory store');
     const t = monoMs();
     results.cpu = await measureCpu({ cycles: options.sizes.cpuCycles, budgetMs: options.sizes.cpuBudgetMs });
+    log('CPU per cycle with OpenTelemetry off, with the no-op API, with the SDK');
+    results.telemetryCpu = await measureTelemetryCpu({ cycles: options.sizes.cpuCycles, budgetMs: options.sizes.cpuBudgetMs * 3 });
     log(`CPU ${((monoMs() - t) / 1000).toFixed(1)} s`);
   }
   if (options.sections.has('redlock')) {

@@ -135,6 +135,13 @@ function renderContext(out: string[], results: BenchResults): void {
         : [`${c.protocol} on the in-memory store (in-process)`, `${c.engineUs.toFixed(0)} µs`, `${c.rawUs.toFixed(0)} µs (+${(c.engineUs - c.rawUs).toFixed(0)} µs by the lock)`, ''],
     );
   }
+  const t = results.telemetryCpu;
+  if (t) {
+    const vs = (us: number): string => `${us.toFixed(0)} µs (${us >= t.offUs ? '+' : ''}${(((us - t.offUs) / t.offUs) * 100).toFixed(1)}% vs off)`;
+    rows.push(['create-only, OpenTelemetry off (as without `@opentelemetry/api`)', `${t.offUs.toFixed(0)} µs`, '', '']);
+    rows.push(['create-only, `@opentelemetry/api` with no provider (no-op)', vs(t.noopApiUs), '', '']);
+    rows.push(['create-only, OpenTelemetry SDK (metrics + every span exported)', vs(t.sdkUs), '', '']);
+  }
   const r = results.redlock;
   if (r) {
     rows.push(

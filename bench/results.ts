@@ -1,6 +1,7 @@
 /** Everything one bench run measured (written as results.json). */
 import type { CapacityResult } from './capacity';
 import type { CpuResult } from './cpu';
+import type { TelemetryCpuResult } from './telemetry-cpu';
 import type { HandOffResults } from './hand-off';
 import type { LatencyResults } from './latency';
 import type { BenchProtocol } from './counted-manager';
@@ -50,5 +51,6 @@ export interface BenchResults {
   readonly machine: MachineInfo;
   readonly columns: ColumnResults[];
   cpu?: CpuResult[];
+  telemetryCpu?: TelemetryCpuResult;
   redlock?: RedlockResults;
 }

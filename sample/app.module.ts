@@ -10,6 +10,7 @@ import { SAMPLE_CONFIG, type SampleConfig } from './config';
 import { EventLog } from './event-log';
 import { FencedLedger } from './fenced-ledger';
 import { HealthController } from './health.controller';
+import { meterProvider, MetricsController } from './metrics';
 import { QueueWorker } from './queue-worker';
 import { ReportsController } from './reports.controller';
 import { ensureBucket, StorageModule } from './storage.module';
@@ -33,11 +34,13 @@ import { TickJob } from './tick.job';
           // tells any client the names of internal hosts.
           http: { exposeHolder: true },
           logger: new Logger(`S3Lock ${config.instance}`),
+          // OpenTelemetry metrics, served at GET /metrics; decorated locks are named by their template
+          telemetry: { meterProvider },
         };
       },
     }),
   ],
-  controllers: [ReportsController, HealthController],
+  controllers: [ReportsController, HealthController, MetricsController],
   providers: [EventLog, TickJob, FencedLedger, QueueWorker],
 })
 export class AppModule {}

@@ -82,6 +82,8 @@ class Demo {
   private readonly interrupt = new AbortController();
   private takeover: { victim: string; locks: Map<string, number>; resolve: (t: Takeover) => void } | undefined;
   private rounds = 0;
+  /** A few lock metrics scraped before the instances stop (printed after the summary). */
+  private metrics: string | undefined;
   private buildDir: string | undefined;
 
   constructor(readonly settings: Settings) {}
@@ -172,6 +174,7 @@ class Demo {
     const taken = await takeover;
     await at(Math.max(W, taken ? taken.acquiredAt - readyAt + 2_000 : 0));
 
+    this.metrics = await this.scrapeMetrics();
     await this.stopAll();
     return this.finish(storeLabel);
   }
@@ -187,6 +190,7 @@ class Demo {
     process.stdout.write('\nTimeline (seconds since the demo started; #n = fencing token)\n\n');
     process.stdout.write(`${formatTimeline({ t0: this.t0, instances: INSTANCES, events: sorted, requests: this.requests, takeovers: summary.takeovers, owners: this.owners, deaths })}\n\n`);
     process.stdout.write(`${formatSummary(summary, { store: storeLabel, ttlMs: this.settings.ttlMs, t0: this.t0 })}\n`);
+    if (this.metrics) process.stdout.write(`\n${this.metrics}\n`);
     const { summaryFile, eventsFile } = this.settings;
     if (summaryFile) {
       const requests = this.requests.map((r) => ({ ...r, holder: r.holderOwner ? this.owners.get(r.holderOwner) : undefined }));
@@ -329,6 +333,21 @@ class Demo {
         resolve(t);
       };
     });
+  }
+
+  /** A few lock metrics from GET /metrics of the first instance still running (OpenTelemetry, Prometheus format). */
+  private async scrapeMetrics(): Promise<string | undefined> {
+    const instance = this.running()[0];
+    if (!instance) return undefined;
+    try {
+      const response = await fetch(`http://127.0.0.1:${instance.port}/metrics`, { signal: AbortSignal.timeout(5_000) });
+      const wanted = /^s3lock_(acquire_duration_seconds_count|leases_held|leases_lost_total|renewals_total|store_requests_total)\{/;
+      const lines = (await response.text()).split('\n').filter((l) => wanted.test(l));
+      const pick = lines.filter((l) => !l.startsWith('s3lock_store_requests_total') || / 2\d\d"|status="200"/.test(l) || l.includes('PutObject')).slice(0, 14);
+      return [`OpenTelemetry metrics of instance ${instance.name} (GET /metrics, Prometheus format; ${lines.length} lock series, a few shown):`, ...pick.map((l) => `  ${l}`)].join('\n');
+    } catch (error) {
+      return `GET /metrics of instance ${instance.name} failed: ${error instanceof Error ? error.message : String(error)}`;
+    }
   }
 
   /** SIGTERM to every running instance; waits until they exited. */
