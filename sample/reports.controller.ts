@@ -26,7 +26,7 @@ export class ReportsController {
 
   @Post(':id')
   @HttpCode(HttpStatus.OK)
-  @WithS3Lock((id: string) => `report:${id}`)
+  @WithS3Lock((id: string) => `report:${id}`, { telemetryName: 'report:{id}' })
   async build(@Param('id') id: string): Promise<ReportResult> {
     const lock = currentS3Lock()!;
     const started = Date.now();

@@ -341,10 +341,12 @@ class Demo {
     if (!instance) return undefined;
     try {
       const response = await fetch(`http://127.0.0.1:${instance.port}/metrics`, { signal: AbortSignal.timeout(5_000) });
-      const wanted = /^s3lock_(acquire_duration_seconds_count|leases_held|leases_lost_total|renewals_total|store_requests_total)\{/;
-      const lines = (await response.text()).split('\n').filter((l) => wanted.test(l));
-      const pick = lines.filter((l) => !l.startsWith('s3lock_store_requests_total') || / 2\d\d"|status="200"/.test(l) || l.includes('PutObject')).slice(0, 14);
-      return [`OpenTelemetry metrics of instance ${instance.name} (GET /metrics, Prometheus format; ${lines.length} lock series, a few shown):`, ...pick.map((l) => `  ${l}`)].join('\n');
+      const lines = (await response.text()).split('\n').filter((l) => l.startsWith('s3lock_'));
+      const series = lines.filter((l) => !l.startsWith('#'));
+      const shown = /^s3lock_(acquire_duration(_seconds)?_count|leases_held|leases_lost(_total)?|renewals(_total)?)\{/;
+      const pick = [...series.filter((l) => shown.test(l)), ...series.filter((l) => /^s3lock_store_requests(_total)?\{.*PutObject/.test(l)).slice(0, 3)];
+      const short = (l: string): string => l.replace(/,?otel_scope_name="nestjs-s3-lock"/, '').replace(/s3lock_bucket="[^"]*",?/, '');
+      return [`OpenTelemetry metrics of instance ${instance.name} (GET /metrics, Prometheus format; ${series.length} lock series, some shown, bucket label left out):`, ...pick.map((l) => `  ${short(l)}`)].join('\n');
     } catch (error) {
       return `GET /metrics of instance ${instance.name} failed: ${error instanceof Error ? error.message : String(error)}`;
     }
