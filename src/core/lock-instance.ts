@@ -73,7 +73,7 @@ export class LockInstance implements S3Lock {
       let result;
       try {
         const queue = this.queue();
-        result = await queue.tryOnce(this.request(trace));
+        result = await trace.run(() => queue.tryOnce(this.request(trace)));
         if (result instanceof Lease) {
           this.adopt(result, started, queue, trace);
           return true;
@@ -97,7 +97,7 @@ export class LockInstance implements S3Lock {
       const trace = this.telemetry.acquire(this.name, this.telemetryName);
       try {
         const queue = this.queue();
-        this.adopt(await queue.wait(this.request(trace), waitMs, options.signal), started, queue, trace);
+        this.adopt(await trace.run(() => queue.wait(this.request(trace), waitMs, options.signal)), started, queue, trace);
       } catch (error) {
         trace.end(error instanceof S3LockTimeoutError ? 'timeout' : error instanceof S3LockNotAcquiredError ? 'not_acquired' : 'error', undefined, error);
         const holder = (error as Partial<S3LockNotAcquiredError>).holder;

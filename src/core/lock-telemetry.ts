@@ -40,9 +40,11 @@ export interface AcquireTrace {
   end(outcome: AcquireOutcome, fencingToken?: number, error?: unknown): void;
   /** The lease was granted: starts its hold span (ended by the `released` / `lost` events). */
   held(leaseId: string, fencingToken: number): void;
+  /** Runs `fn` with the acquire span active, so that the S3 requests it sends (and the AWS SDK's own spans, where enabled) nest under it. */
+  run<T>(fn: () => Promise<T>): Promise<T>;
 }
 
-const NO_TRACE: AcquireTrace = { attempts: { count: 0 }, end: () => undefined, held: () => undefined };
+const NO_TRACE: AcquireTrace = { attempts: { count: 0 }, end: () => undefined, held: () => undefined, run: (fn) => fn() };
 
 /** The engine's instrumentation: a no-op without `@opentelemetry/api`. */
 export interface LockTelemetry {
@@ -143,6 +145,7 @@ class OtelLockTelemetry implements LockTelemetry {
         }
         span.end();
       },
+      run: (fn) => api.context.with(api.trace.setSpan(parent, span), fn),
       held: (leaseId, fencingToken) => {
         const attributes = { ...this.base(), ...named };
         const hold = this.tracer.startSpan('s3lock.hold', { kind: api.SpanKind.INTERNAL, attributes: { ...attributes, 's3lock.fencing_token': fencingToken } }, parent);

@@ -2,7 +2,7 @@
  * OpenTelemetry metrics and traces, checked with the real SDK (in memory) after each kind of lock
  * operation, on every store target.
  */
-import { SpanStatusCode } from '@opentelemetry/api';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { S3LockManager, S3LockLostError, type S3LockManagerOptions } from '../../src';
 import { ClientFaults } from '../support/client-faults';
 import { storeTarget, type StoreTarget } from '../support/store-target';
@@ -101,8 +101,20 @@ describe('OpenTelemetry', () => {
     faults.clear();
   });
 
-  it('the acquire and hold spans are children of the caller\'s active span', async () => {
-    const m = manager();
+  it('the acquire and hold spans are children of the caller\'s active span, and the acquisition\'s S3 requests run under the acquire span', async () => {
+    const client = target.createClient();
+    const activeAtSend: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const span = trace.getActiveSpan() as unknown as { name?: string } | undefined;
+        activeAtSend.push(`${String((context as { commandName?: string }).commandName).replace(/Command$/, '')} ${span?.name ?? '-'}`);
+        return next(args);
+      },
+      { step: 'initialize', name: 'activeSpanAtSend' },
+    );
+    const m = manager({ client });
+    await m.probe();
+    activeAtSend.length = 0;
     const { spanId, traceId } = await otel.underSpan('POST /reports/:id', () => m.using('traced', () => undefined, { telemetryName: 'traced' }));
     const spans = otel.finished().filter((s) => s.attributes['s3lock.name'] === 'traced');
     expect(spans.map((s) => s.name).sort()).toEqual(['s3lock.acquire', 's3lock.hold']);
@@ -110,5 +122,7 @@ describe('OpenTelemetry', () => {
       expect(s.spanContext().traceId).toBe(traceId);
       expect(s.parentSpanContext?.spanId).toBe(spanId);
     }
+    // the acquisition's PUT (and its generation check) ran with the acquire span active
+    expect(activeAtSend).toContain('PutObject s3lock.acquire');
   });
 });
