@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The operator CLI's tests (test/cli, jest project `cli`): every command of the `nestjs-s3-lock`
-# bin as an installed package runs it, against its own memory-s3 server, Ceph RGW and moto, both
-# protocols, and `watch` in a real terminal (tmux).
+# bin as an installed package runs it, against Ceph RGW and moto with both protocols; on its own
+# memory-s3 server a store that ignores If-None-Match, 1,100 names, memory-s3 itself, and `watch`
+# in a real terminal (tmux).
 #
 #   bash scripts/test-cli.sh [BIN]
 #

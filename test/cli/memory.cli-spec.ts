@@ -1,10 +1,10 @@
 import { CreateBucketCommand, DeleteObjectCommand, ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { installedPackage, runBin, runJson } from './support/cli-process';
 import { freshBucket, memoryStore, startHolder } from './support/cli-stores';
-import { commandCases } from './support/command-cases';
 
+// The command cases run on RGW and moto (rgw.cli-spec.ts, moto.cli-spec.ts); here what only the
+// in-memory store can show, and memory-s3 itself.
 describe('nestjs-s3-lock CLI on its own memory-s3 server', () => {
-  commandCases(() => memoryStore());
 
   it('doctor refuses a store that ignores If-None-Match (exit 1, with the reason)', async () => {
     const store = await memoryStore(['--ignore-if-none-match']);
