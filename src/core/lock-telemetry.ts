@@ -95,6 +95,8 @@ class OtelLockTelemetry implements LockTelemetry {
   private readonly storeRequests: Otel.Counter;
   private readonly holds = new Map<string, Hold>();
   private protocol = 'unknown';
+  /** Attribute sets by key (bounded names x outcomes x operations): built once, not per call. */
+  private readonly attributeSets = new Map<string, Otel.Attributes>();
   private readonly lockName: (name: string, template: string | undefined) => string | undefined;
 
   constructor(
@@ -113,10 +115,13 @@ class OtelLockTelemetry implements LockTelemetry {
     this.leasesLost = this.meter.createCounter('s3lock.leases.lost', { description: 'Leases lost, by S3LockLostError reason' });
     this.renewals = this.meter.createCounter('s3lock.renewals', { description: 'Renewals, renewed or failed (a store error; retried while the deadline allows)' });
     this.storeRequests = this.meter.createCounter('s3lock.store.requests', { description: 'S3 requests the lock sent, by operation and HTTP status' });
-    events.on('ready', (e) => (this.protocol = e.protocol));
-    events.on('renewed', () => this.renewals.add(1, { ...this.base(), 's3lock.outcome': 'renewed' }));
+    events.on('ready', (e) => {
+      this.protocol = e.protocol;
+      this.attributeSets.clear();
+    });
+    events.on('renewed', () => this.renewals.add(1, this.set('renewed', () => ({ ...this.base(), 's3lock.outcome': 'renewed' }))));
     events.on('storeError', (e) => {
-      if (e.operation === 'renew') this.renewals.add(1, { ...this.base(), 's3lock.outcome': 'failed' });
+      if (e.operation === 'renew') this.renewals.add(1, this.set('renew-failed', () => ({ ...this.base(), 's3lock.outcome': 'failed' })));
     });
     events.on('released', (e) => this.endHold(e.leaseId, undefined));
     events.on('lost', (e) => this.endHold(e.leaseId, { reason: e.reason, error: e.error }));
@@ -127,8 +132,9 @@ class OtelLockTelemetry implements LockTelemetry {
     const parent = api.context.active();
     const startedAt = performance.now();
     const mapped = this.lockName(name, template);
-    const named: Otel.Attributes = mapped === undefined ? {} : { 's3lock.name': mapped };
-    const span = this.tracer.startSpan('s3lock.acquire', { kind: api.SpanKind.INTERNAL, attributes: { ...this.base(), ...named } }, parent);
+    const key = mapped === undefined ? '' : `n:${mapped}`;
+    const named = (): Otel.Attributes => this.set(key, () => (mapped === undefined ? this.base() : { ...this.base(), 's3lock.name': mapped }));
+    const span = this.tracer.startSpan('s3lock.acquire', { kind: api.SpanKind.INTERNAL, attributes: named() }, parent);
     const attempts = { count: 0 };
     let ended = false;
     return {
@@ -136,9 +142,9 @@ class OtelLockTelemetry implements LockTelemetry {
       end: (outcome, fencingToken, error) => {
         if (ended) return;
         ended = true;
-        const attributes = { ...this.base(), ...named };
-        this.acquireDuration.record((performance.now() - startedAt) / 1000, { ...attributes, 's3lock.outcome': outcome });
-        span.setAttributes({ ...attributes, 's3lock.outcome': outcome, 's3lock.attempts': attempts.count, ...(fencingToken === undefined ? {} : { 's3lock.fencing_token': fencingToken }) });
+        const attributes = named();
+        this.acquireDuration.record((performance.now() - startedAt) / 1000, this.set(`${key}|${outcome}`, () => ({ ...attributes, 's3lock.outcome': outcome })));
+        if (span.isRecording()) span.setAttributes({ ...attributes, 's3lock.outcome': outcome, 's3lock.attempts': attempts.count, ...(fencingToken === undefined ? {} : { 's3lock.fencing_token': fencingToken }) });
         if (outcome === 'error' || outcome === 'timeout') {
           if (error instanceof Error) span.recordException(error);
           span.setStatus({ code: api.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : outcome });
@@ -147,8 +153,9 @@ class OtelLockTelemetry implements LockTelemetry {
       },
       run: (fn) => api.context.with(api.trace.setSpan(parent, span), fn),
       held: (leaseId, fencingToken) => {
-        const attributes = { ...this.base(), ...named };
-        const hold = this.tracer.startSpan('s3lock.hold', { kind: api.SpanKind.INTERNAL, attributes: { ...attributes, 's3lock.fencing_token': fencingToken } }, parent);
+        const attributes = named();
+        const hold = this.tracer.startSpan('s3lock.hold', { kind: api.SpanKind.INTERNAL, attributes }, parent);
+        if (hold.isRecording()) hold.setAttribute('s3lock.fencing_token', fencingToken);
         this.holds.set(leaseId, { span: hold, startedAt: performance.now(), attributes });
         this.leasesHeld.add(1, attributes);
       },
@@ -156,7 +163,7 @@ class OtelLockTelemetry implements LockTelemetry {
   }
 
   storeRequest(operation: string, status: number | 'error'): void {
-    this.storeRequests.add(1, { ...this.base(), 's3lock.store.operation': operation, 's3lock.store.status': String(status) });
+    this.storeRequests.add(1, this.set(`r:${operation}|${status}`, () => ({ ...this.base(), 's3lock.store.operation': operation, 's3lock.store.status': String(status) })));
   }
 
   private endHold(leaseId: string, lost: { reason: string; error: Error } | undefined): void {
@@ -167,11 +174,22 @@ class OtelLockTelemetry implements LockTelemetry {
     this.holdDuration.record((performance.now() - hold.startedAt) / 1000, attributes);
     this.leasesHeld.add(-1, hold.attributes);
     if (lost) {
-      this.leasesLost.add(1, { ...attributes, 's3lock.lost.reason': lost.reason });
+      this.leasesLost.add(1, { ...attributes, 's3lock.lost.reason': lost.reason }); // rare: not cached
       hold.span.addEvent('s3lock.lost', { 's3lock.lost.reason': lost.reason, 'exception.message': lost.error.message });
       hold.span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: lost.error.message });
     }
     hold.span.end();
+  }
+
+  /** The attribute set `key`, made once (the map is bounded: cleared past 4,096 sets, as a mapping that is not bounded would grow it). */
+  private set(key: string, make: () => Otel.Attributes): Otel.Attributes {
+    let attributes = this.attributeSets.get(key);
+    if (!attributes) {
+      if (this.attributeSets.size >= 4096) this.attributeSets.clear();
+      attributes = Object.freeze(make());
+      this.attributeSets.set(key, attributes);
+    }
+    return attributes;
   }
 
   private base(): Otel.Attributes {
