@@ -162,7 +162,12 @@ export class LockInstance implements S3Lock {
     const lease = this.lease!;
     const queue = this.leaseQueue!;
     this.forget();
-    await queue.release(lease);
+    try {
+      await queue.release(lease);
+    } finally {
+      // a release the store refused still ends the hold (the lease stopped renewing)
+      this.telemetry.leaseEnded(lease.record.leaseId);
+    }
   }
 
   private request(trace: AcquireTrace): LeaseRequest {

@@ -51,9 +51,11 @@ export interface LockTelemetry {
   acquire(name: string, template: string | undefined): AcquireTrace;
   /** One S3 request's answer: its HTTP status, or `error` when none came. */
   storeRequest(operation: string, status: number | 'error'): void;
+  /** The holder is done with the lease (its release may have failed in the store): ends its hold (idempotent). */
+  leaseEnded(leaseId: string): void;
 }
 
-export const NO_TELEMETRY: LockTelemetry = { acquire: () => NO_TRACE, storeRequest: () => undefined };
+export const NO_TELEMETRY: LockTelemetry = { acquire: () => NO_TRACE, storeRequest: () => undefined, leaseEnded: () => undefined };
 
 const SCOPE = 'nestjs-s3-lock';
 
@@ -164,6 +166,10 @@ class OtelLockTelemetry implements LockTelemetry {
 
   storeRequest(operation: string, status: number | 'error'): void {
     this.storeRequests.add(1, this.set(`r:${operation}|${status}`, () => ({ ...this.base(), 's3lock.store.operation': operation, 's3lock.store.status': String(status) })));
+  }
+
+  leaseEnded(leaseId: string): void {
+    this.endHold(leaseId, undefined);
   }
 
   private endHold(leaseId: string, lost: { reason: string; error: Error } | undefined): void {
