@@ -140,7 +140,9 @@ function renderContext(out: string[], results: BenchResults): void {
     const vs = (us: number): string => `${us.toFixed(0)} µs (${us >= t.offUs ? '+' : ''}${(((us - t.offUs) / t.offUs) * 100).toFixed(1)}% vs off)`;
     rows.push(['create-only, OpenTelemetry off (as without `@opentelemetry/api`)', `${t.offUs.toFixed(0)} µs`, '', '']);
     rows.push(['create-only, `@opentelemetry/api` with no provider (no-op)', vs(t.noopApiUs), '', '']);
-    rows.push(['create-only, OpenTelemetry SDK (metrics + every span exported)', vs(t.sdkUs), '', '']);
+    rows.push(['create-only, OpenTelemetry SDK (metrics, every span sampled and batch-exported)', vs(t.sdkUs), '', '']);
+    const share = (us: number): string => `${us.toFixed(1)} µs (${((us / t.offUs) * 100).toFixed(2)}% of a cycle)`;
+    rows.push(["the telemetry calls of one cycle, alone: no-op API / SDK", `${share(t.callsNoopUs)} / ${share(t.callsSdkUs)}`, '', '']);
   }
   const r = results.redlock;
   if (r) {
