@@ -222,9 +222,9 @@ fi
 
 # ---------------------------------------------------------------- torture smoke runs
 # The lock under faults, checked by an independent checker (npm run verify, docs/verification.md):
-# VERIFY_SECONDS (default 60) per protocol on each real store, the stores in parallel. Skipped when
+# VERIFY_SECONDS (default 40) per protocol on each real store, the stores in parallel. Skipped when
 # jest got extra arguments (a focused run) or VERIFY_SECONDS=0.
-VERIFY_SECONDS=${VERIFY_SECONDS:-60}
+VERIFY_SECONDS=${VERIFY_SECONDS:-40}
 # The smoke runs the late-grant, force-release and skewed-date schedules. The record-loss and
 # foreign-keys schedules hold requests for up to a TTL while the bucket is re-created, or write
 # 1,100 names first: in 60 s runs on a loaded 2-core machine they pushed attempts past the checker's
