@@ -25,4 +25,14 @@ describe('lockTelemetry without @opentelemetry/api', () => {
       expect(lockTelemetry({}, 'b', new LockEvents(undefined))).not.toBe(NO_TELEMETRY);
     });
   });
+
+  it('a lockName mapping that throws gives no name attribute and does not fail the acquisition', () => {
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh module registry
+      const { lockTelemetry } = require('./lock-telemetry') as typeof import('./lock-telemetry');
+      const telemetry = lockTelemetry({ lockName: () => { throw new Error('bad mapping'); } }, 'b', new LockEvents(undefined));
+      const trace = telemetry.acquire('order:1', undefined);
+      expect(() => trace.end('acquired', 1)).not.toThrow();
+    });
+  });
 });

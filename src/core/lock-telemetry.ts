@@ -21,6 +21,7 @@ export interface S3LockTelemetryOptions {
    * (`order:<id>`), which would give a metrics backend one series per entity: map them to a
    * bounded set. `template` is what the caller declared for telemetry: `@WithS3Lock`'s static name,
    * or for a name function its `telemetryName` (default `Class.method`).
+   * A mapping that throws gives the lock no name attribute; the lock itself is not affected.
    * @default (name, template) => template: decorated locks carry their template; names given to
    * `S3LockService` or the engine directly carry no name attribute
    */
@@ -133,7 +134,7 @@ class OtelLockTelemetry implements LockTelemetry {
     const api = this.api;
     const parent = api.context.active();
     const startedAt = performance.now();
-    const mapped = this.lockName(name, template);
+    const mapped = this.mapName(name, template);
     const key = mapped === undefined ? '' : `n:${mapped}`;
     const named = (): Otel.Attributes => this.set(key, () => (mapped === undefined ? this.base() : { ...this.base(), 's3lock.name': mapped }));
     const span = this.tracer.startSpan('s3lock.acquire', { kind: api.SpanKind.INTERNAL, attributes: named() }, parent);
@@ -162,6 +163,16 @@ class OtelLockTelemetry implements LockTelemetry {
         this.leasesHeld.add(1, attributes);
       },
     };
+  }
+
+  /** `telemetry.lockName`, guarded: a mapping that throws (or returns a non-string) gives no name attribute, never a failed acquire. */
+  private mapName(name: string, template: string | undefined): string | undefined {
+    try {
+      const mapped = this.lockName(name, template);
+      return typeof mapped === 'string' ? mapped : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   storeRequest(operation: string, status: number | 'error'): void {
