@@ -1,3 +1,4 @@
+import { sleep } from '../core/async-tools';
 import { S3LockInvalidOptionsError } from '../core/errors';
 import { LockSurvey } from '../core/lock-survey';
 import { duration, table, time, type CliStreams } from './cli-output';
@@ -82,25 +83,12 @@ function frame(flags: WatchFlags, name: string | undefined, rows: readonly LockR
     `nestjs-s3-lock watch ${where}   every ${intervalMs / 1000} s, Ctrl-C to quit`,
     `store time ${time(survey.serverNow())}, watching for ${duration(Date.now() - started)}`,
     '',
-    name === undefined ? `HELD: ${rows.filter((r) => r.held).length} of ${rows.length} locks` : '',
+    ...(name === undefined ? [`HELD: ${rows.filter((r) => r.held).length} of ${rows.length} locks`] : []),
     shown.length === 0 ? (name === undefined ? 'no held locks' : 'never taken') : table(LOCK_COLUMNS, shown.map(lockCells)).trimEnd(),
     '',
     `since start: ${c.acquired} acquired, ${c.handOffs} hand-offs, ${c.takeovers} takeovers, ${c.lost} lost leases, ${c.released} released`,
     ...recent.map((e) => `  ${time(new Date(e.at))}  ${e.kind.padEnd(8)}  ${e.text}`),
   ];
   if (problem !== undefined) lines.push('', `READ FAILED (retrying): ${problem}`);
-  return lines.filter((l, i) => l !== '' || i !== 3).join('\n') + '\n';
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return lines.join('\n') + '\n';
 }

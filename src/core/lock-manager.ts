@@ -277,7 +277,7 @@ export class S3LockManager {
 }
 
 /** Client defaults that every store here accepts. */
-function withSafeDefaults(config: S3ClientConfig): S3ClientConfig {
+export function withSafeDefaults(config: S3ClientConfig): S3ClientConfig {
   return {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { epochOfKey } from './epoch-key';
 import { S3LockInvalidOptionsError } from './errors';
 import { checkLockName, encodeLockName, lockKeyPrefix } from './lock-name';
+import { withSafeDefaults } from './lock-manager';
 import { resolveManagerOptions, type ResolvedManagerOptions } from './lock-options';
 import type { LockProtocol } from './lock-protocol';
 import { recordFromMetadata, type LockRecordKind } from './lock-record';
@@ -62,7 +63,7 @@ export class LockSurvey {
     this.given = options.protocol;
     const client = options.client as S3Client;
     this.ownsClient = typeof client.send !== 'function';
-    this.client = this.ownsClient ? new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', ...(options.client as S3ClientConfig) }) : client;
+    this.client = this.ownsClient ? new S3Client(withSafeDefaults(options.client as S3ClientConfig)) : client;
     const clock = new ServerClock(systemMonotonicClock, { toleranceMs: this.options.serverClockToleranceMs });
     this.gateway = new S3Gateway(this.client, this.options.bucket, clock, systemMonotonicClock, this.options.requestTimeoutMs, this.options.prefix);
   }
