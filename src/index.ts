@@ -16,10 +16,11 @@ export {
   S3LockBucketMissingError,
   S3LockClosedError,
   S3LockCorruptRecordError,
+  S3LockPermitsMismatchError,
 } from './core/errors';
 export type { S3LockHolderInfo, S3LockLossReason, S3LockProbePrimitive, S3LockStoreErrorContext } from './core/errors';
 export { REQUIRED_S3_PERMISSIONS } from './core/errors';
-export { DEFAULTS as S3_LOCK_DEFAULTS, MIN_TTL_MS, MAX_TTL_MS } from './core/lock-options';
+export { DEFAULTS as S3_LOCK_DEFAULTS, MIN_TTL_MS, MAX_TTL_MS, MAX_PERMITS } from './core/lock-options';
 export type {
   S3LockManagerOptions,
   S3LockOptions,
@@ -27,9 +28,11 @@ export type {
   S3LockUsingOptions,
   S3LockProtocolName,
   S3LockLogger,
+  S3SemaphoreOptions,
 } from './core/lock-options';
 export type { S3LockTelemetryOptions } from './core/lock-telemetry';
-export type { S3Lock, S3LockContext, S3LockState, S3LockEvents, S3LockEventName } from './core/lock-types';
+export type { S3Lock, S3LockContext, S3LockState, S3LockEvents, S3LockEventName, S3Semaphore, S3MultiLockContext } from './core/lock-types';
+export type { S3Election, S3ElectionOptions, S3LeaderInfo, S3LeadershipEndReason } from './core/leader-election';
 export { MAX_LOCK_NAME_LENGTH } from './core/lock-name';
 
 // NestJS module (needs @nestjs/common, @nestjs/core, reflect-metadata and rxjs; the health

@@ -134,6 +134,31 @@ export class S3LockProtocolMismatchError extends S3LockUnsupportedStoreError {
   }
 }
 
+/**
+ * A semaphore was asked for with a number of permits other than the one its name is declared
+ * with in the store: every holder of one semaphore must agree on `permits`, or more holders than
+ * either side allows could hold at once. Permanent: waiting does not cure it.
+ */
+export class S3LockPermitsMismatchError extends S3LockError {
+  constructor(
+    lockName: string,
+    readonly bucket: string,
+    /** The permits this caller asked for. */
+    readonly configuredPermits: number,
+    /** The permits the store's declaration says. */
+    readonly declaredPermits: number,
+    /** Key of the semaphore's declaration object. */
+    readonly declarationKey: string,
+  ) {
+    super(
+      `Semaphore "${lockName}" in bucket "${bucket}" is declared with ${declaredPermits} permits (${declarationKey}), but this caller asked for ${configuredPermits}: ` +
+        `every holder of one semaphore must use the same permits. Use ${declaredPermits}, or another name; to change the permits of this name, ` +
+        `stop every process using it, then delete ${declarationKey} (every version of it, in a versioned bucket).`,
+      lockName,
+    );
+  }
+}
+
 /** Options or a lock name were invalid. */
 export class S3LockInvalidOptionsError extends S3LockError {
   constructor(

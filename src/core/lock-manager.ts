@@ -2,17 +2,33 @@ import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { hostname } from 'node:os';
 import { v4 as uuidv4 } from 'uuid';
 import { S3LockClosedError, S3LockInvalidOptionsError, S3LockLostError, S3LockUnsupportedStoreError } from './errors';
+import { LeaderElection, type S3Election, type S3ElectionOptions } from './leader-election';
+import { LockSemaphore } from './lock-semaphore';
+import { acquireAll, canonicalNames, multiLockContext } from './multi-lock';
+import { isPermitLockName, permitLockName, settlePermits } from './semaphore-declaration';
 import { asError } from './lease';
 import { LockEvents } from './lock-events';
 import { LockInstance } from './lock-instance';
 import { lockContext } from './lock-context';
 import { checkLockName, lockKeyPrefix } from './lock-name';
 import { RECORD_KEY_SUFFIX_BYTES } from './log-generation';
-import { checkTtl, checkWait, resolveManagerOptions, safetyMarginFor, type ResolvedManagerOptions, type S3LockManagerOptions, type S3LockLogger, type S3LockOptions, type S3LockUsingOptions } from './lock-options';
+import {
+  checkPermits,
+  checkTtl,
+  checkWait,
+  resolveManagerOptions,
+  safetyMarginFor,
+  type ResolvedManagerOptions,
+  type S3LockManagerOptions,
+  type S3LockLogger,
+  type S3LockOptions,
+  type S3LockUsingOptions,
+  type S3SemaphoreOptions,
+} from './lock-options';
 import type { LockProtocol, ProtocolLease } from './lock-protocol';
 import { LockQueue } from './lock-queue';
 import { lockTelemetry, type LockTelemetry } from './lock-telemetry';
-import type { S3Lock, S3LockContext, S3LockEventName, S3LockEvents, S3LockState } from './lock-types';
+import type { S3Lock, S3LockContext, S3LockEventName, S3LockEvents, S3LockState, S3MultiLockContext, S3Semaphore } from './lock-types';
 import { selectProtocol } from './protocol-selection';
 import { RequestSlots } from './request-slots';
 import { S3Gateway } from './s3-gateway';
@@ -59,6 +75,8 @@ export class S3LockManager {
   /** OpenTelemetry instruments (a no-op without `@opentelemetry/api`). */
   private readonly telemetry: LockTelemetry;
   private readonly queues = new Map<string, LockQueue>();
+  /** Semaphores whose permits this manager settled in the store (name → permits). */
+  private readonly settledPermits = new Map<string, number>();
   private readonly background = new Set<Promise<void>>();
   private protocolPromise: Promise<LockProtocol> | undefined;
   /** The protocol once chosen (told synchronously when a name's queue is dropped). */
@@ -90,16 +108,72 @@ export class S3LockManager {
 
   /** A lock instance for `name` (a fresh uuid each call). Validates the name and TTL. */
   lock(name: string, options: S3LockOptions = {}): S3Lock {
-    return this.instance(name, options);
+    return this.instance(reserved(name), options);
+  }
+
+  /**
+   * A counting semaphore: at most `permits` holders of `name` at once, across processes (see
+   * {@link S3Semaphore}). Each permit is a lock named `<name>#permit-<i>`, with the lock's
+   * properties; the first use of the name in the store declares its permits, and a holder with
+   * other permits is refused with {@link S3LockPermitsMismatchError}. A waiting semaphore tries
+   * each permit once per round (one request per held permit).
+   */
+  semaphore(name: string, options: S3SemaphoreOptions): S3Semaphore {
+    reserved(name);
+    const permits = checkPermits(options?.permits, name);
+    const lockOptions: S3LockOptions = { ttlMs: options.ttlMs, telemetryName: options.telemetryName };
+    const permitLocks = Array.from({ length: permits }, (_, i) => this.instance(permitLockName(name, i), lockOptions));
+    return new LockSemaphore({
+      name,
+      permits,
+      ttlMs: permitLocks[0]!.ttlMs,
+      permitLocks,
+      settle: () => this.settlePermits(name, permits),
+      mono: this.mono,
+      defaultWaitMs: checkWait(this.options.waitMs, name),
+      maxPollIntervalMs: this.options.maxPollIntervalMs,
+    });
+  }
+
+  /**
+   * Leader election on `name`: campaigns until `stop()`, calling `onElected` each time this
+   * process becomes leader (see {@link S3ElectionOptions}). Terms are leases of the lock `name`: one
+   * leader at a time, a token per term, takeover of a dead leader after its TTL, and at once after
+   * a leader's `stop()`.
+   */
+  elect(name: string, options: S3ElectionOptions): S3Election {
+    if (typeof options?.onElected !== 'function') throw new S3LockInvalidOptionsError('onElected', 'elect() needs an onElected function', typeof name === 'string' ? name : undefined);
+    const lock = this.instance(reserved(name), { ttlMs: options.ttlMs, telemetryName: options.telemetryName });
+    return new LeaderElection(
+      {
+        lock,
+        inspect: () => this.inspect(name),
+        report: (operation, error) => this.reportStoreError(name, `election ${operation}`, error),
+        retryMs: this.options.maxPollIntervalMs,
+      },
+      options,
+    );
   }
 
   /**
    * Acquires `name` (waiting up to `waitMs`), runs `fn` while the lease renews itself, and releases
    * in `finally`. Returns `fn`'s result; a failed release is reported through the `storeError`
    * event and the logger and never replaces `fn`'s result or error.
+   *
+   * With an array of names, it acquires every name or none, in one canonical order (sorted,
+   * duplicates dropped), never holding one name while it waits for another: callers that ask for
+   * the same names in any order cannot deadlock. `fn` gets every lease's fencing token, and a
+   * signal that aborts when any lease is lost. It releases all in `finally`.
    */
-  async using<T>(name: string, fn: (context: S3LockContext) => Promise<T> | T, options: S3LockUsingOptions = {}): Promise<T> {
-    const lock = this.instance(name, options);
+  async using<T>(name: string, fn: (context: S3LockContext) => Promise<T> | T, options?: S3LockUsingOptions): Promise<T>;
+  async using<T>(names: readonly string[], fn: (context: S3MultiLockContext) => Promise<T> | T, options?: S3LockUsingOptions): Promise<T>;
+  async using<T>(
+    name: string | readonly string[],
+    fn: ((context: S3LockContext) => Promise<T> | T) | ((context: S3MultiLockContext) => Promise<T> | T),
+    options: S3LockUsingOptions = {},
+  ): Promise<T> {
+    if (Array.isArray(name)) return this.usingAll(name as readonly string[], fn as (context: S3MultiLockContext) => Promise<T> | T, options);
+    const lock = this.instance(reserved(name as string), options);
     await lock.acquire({ waitMs: options.waitMs, signal: options.signal });
     const lease = lock.currentLease;
     if (!lease) {
@@ -107,9 +181,28 @@ export class S3LockManager {
       throw lock.signal.aborted ? (lock.signal.reason as Error) : new S3LockLostError(lock.name, 'deadline-passed', lock.fencingToken ?? 0);
     }
     try {
-      return await fn(lockContext(lock));
+      return await (fn as (context: S3LockContext) => Promise<T> | T)(lockContext(lock));
     } finally {
       await lock.releaseIfOwner().catch((error: unknown) => this.reportStoreError(lock.name, 'release', error));
+    }
+  }
+
+  private async usingAll<T>(names: readonly string[], fn: (context: S3MultiLockContext) => Promise<T> | T, options: S3LockUsingOptions): Promise<T> {
+    const locks = canonicalNames(names).map((n) => this.instance(reserved(n), options));
+    const waitMs = checkWait(options.waitMs ?? this.options.waitMs, locks[0]!.name);
+    const releaseQuietly = (lock: S3Lock): Promise<void> => lock.releaseIfOwner().catch((error: unknown) => this.reportStoreError(lock.name, 'release', error));
+    await acquireAll(locks, { waitMs, signal: options.signal }, this.mono, releaseQuietly);
+    const lost = locks.find((l) => !l.isHeld);
+    if (lost) {
+      await Promise.all(locks.map(releaseQuietly));
+      throw lost.signal.aborted ? (lost.signal.reason as Error) : new S3LockLostError(lost.name, 'deadline-passed', 0);
+    }
+    const context = multiLockContext(locks);
+    try {
+      return await fn(context);
+    } finally {
+      context.dispose();
+      await Promise.all(locks.map(releaseQuietly));
     }
   }
 
@@ -251,6 +344,15 @@ export class S3LockManager {
     return this.protocolPromise;
   }
 
+  /** Settles a semaphore's permits in the store once per name (a failed settlement is tried again next time). */
+  private async settlePermits(name: string, permits: number): Promise<void> {
+    if (this.settledPermits.get(name) === permits) return;
+    const protocol = await this.protocol();
+    await settlePermits(this.gateway, protocol.name, this.options.prefix, name, permits, this.options.host);
+    if (this.settledPermits.size >= 4096) this.settledPermits.clear(); // bounded whatever the number of names
+    this.settledPermits.set(name, permits);
+  }
+
   /** The store was refused after start (it stopped honouring the protocol's writes): every later operation fails with `error`. */
   private refuseFromNowOn(error: S3LockUnsupportedStoreError): void {
     const refused = Promise.reject(error);
@@ -291,4 +393,12 @@ export function serverClockSkewMessage(bucket: string, date: string, aheadMs: nu
     `s3-lock: ignored a response of bucket "${bucket}" dated ${date}: ${aheadMs} ms ahead of what another recent response allows ` +
     `(serverClockToleranceMs ${toleranceMs}); are the store's servers' clocks in sync?`
   );
+}
+
+/** Refuses the names kept for semaphores' permits (`...#permit-<n>`) where a lock or election is asked for. */
+function reserved(name: string): string {
+  if (typeof name === 'string' && isPermitLockName(name)) {
+    throw new S3LockInvalidOptionsError('name', 'names ending in "#permit-<n>" are kept for the permits of semaphores; use manager.semaphore() or another name', name);
+  }
+  return name;
 }

@@ -152,6 +152,27 @@ export interface S3LockAcquireOptions {
 /** Options of `manager.using()`. */
 export interface S3LockUsingOptions extends S3LockOptions, S3LockAcquireOptions {}
 
+/** Options of `manager.semaphore()`. */
+export interface S3SemaphoreOptions extends S3LockOptions {
+  /**
+   * How many holders at once, across processes: an integer from 1 to 1000. Every holder of one name
+   * must use the same number; the first to use the name declares it in the store, and a different
+   * number is refused with {@link S3LockPermitsMismatchError}.
+   */
+  permits: number;
+}
+
+/** The most permits a semaphore may have (a waiting round costs one attempt per permit). */
+export const MAX_PERMITS = 1000;
+
+/** Checks a semaphore's permits: an integer from 1 to {@link MAX_PERMITS}. */
+export function checkPermits(permits: unknown, name: string): number {
+  if (typeof permits !== 'number' || !Number.isInteger(permits) || permits < 1 || permits > MAX_PERMITS) {
+    throw new S3LockInvalidOptionsError('permits', `permits must be an integer from 1 to ${MAX_PERMITS}, got ${String(permits)}`, name);
+  }
+  return permits;
+}
+
 /** Options after defaults were applied. */
 export interface ResolvedManagerOptions {
   readonly bucket: string;

@@ -522,12 +522,13 @@ export class LockQueue {
 }
 
 /** Errors that waiting cannot cure: refused store or credentials, missing bucket, corrupt records, invalid input, closed manager. */
-function isPermanent(error: unknown): boolean {
+export function isPermanent(error: unknown): boolean {
   if (error instanceof S3LockStoreError) return error.isPermanent;
   const name = (error as { name?: string } | null)?.name;
   return (
     name === 'S3LockUnsupportedStoreError' ||
     name === 'S3LockProtocolMismatchError' ||
+    name === 'S3LockPermitsMismatchError' ||
     name === 'S3LockCorruptRecordError' ||
     name === 'S3LockInvalidOptionsError' ||
     name === 'S3LockClosedError'

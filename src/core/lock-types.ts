@@ -99,6 +99,36 @@ export interface S3Lock {
   readonly holdCount: number;
 }
 
+/**
+ * A counting semaphore from `manager.semaphore(name, { permits })`: the lock instance's surface,
+ * where holding means holding one of `permits` permits. At most `permits` instances hold one at a
+ * time, across processes; each permit has its own fencing token (strictly increasing per permit).
+ */
+export interface S3Semaphore extends S3Lock {
+  /** How many holders the semaphore allows at once (the same for every holder of the name). */
+  readonly permits: number;
+  /** Which permit this instance holds (0 to permits - 1), or `undefined` when it holds none. */
+  readonly permit: number | undefined;
+}
+
+/** The context of `manager.using([a, b], fn)`: every name's lease, held together. */
+export interface S3MultiLockContext {
+  /** The names, in the canonical order they were acquired in (sorted, without duplicates). */
+  readonly names: readonly string[];
+  /** Aborted when any of the leases is lost, with that lease's {@link S3LockLostError}. */
+  readonly signal: AbortSignal;
+  /** Each name's fencing token. */
+  readonly fencingTokens: Readonly<Record<string, number>>;
+  /** Each name's own lease context. */
+  readonly leases: Readonly<Record<string, S3LockContext>>;
+  /** True while every lease is held (see {@link S3LockContext.isHeld}). */
+  readonly isHeld: boolean;
+  /** Throws the first lost lease's {@link S3LockLostError} unless every lease is held. */
+  check(): void;
+  /** Renews every lease now. */
+  extend(): Promise<void>;
+}
+
 /** Events emitted by the manager (listener errors are caught and logged). */
 export interface S3LockEvents {
   attempt: { name: string; ownerId: string };
