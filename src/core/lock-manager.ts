@@ -6,6 +6,7 @@ import { LeaderElection, type S3Election, type S3ElectionOptions } from './leade
 import { LockSemaphore } from './lock-semaphore';
 import { acquireAll, canonicalNames, multiLockContext } from './multi-lock';
 import { isPermitLockName, permitLockName, settlePermits } from './semaphore-declaration';
+import { SemaphoreWaiters } from './semaphore-waiters';
 import { asError } from './lease';
 import { LockEvents } from './lock-events';
 import { LockInstance } from './lock-instance';
@@ -75,6 +76,8 @@ export class S3LockManager {
   /** OpenTelemetry instruments (a no-op without `@opentelemetry/api`). */
   private readonly telemetry: LockTelemetry;
   private readonly queues = new Map<string, LockQueue>();
+  /** The waiting semaphore instances of each name (one poller per name), while any wait. */
+  private readonly waitingRooms = new Map<string, SemaphoreWaiters>();
   /** Semaphores whose permits this manager settled in the store (name → permits). */
   private readonly settledPermits = new Map<string, number>();
   private readonly background = new Set<Promise<void>>();
@@ -131,7 +134,8 @@ export class S3LockManager {
       settle: () => this.settlePermits(name, permits),
       mono: this.mono,
       defaultWaitMs: checkWait(this.options.waitMs, name),
-      maxPollIntervalMs: this.options.maxPollIntervalMs,
+      waiters: () => this.semaphoreWaiters(name),
+      gaveBack: () => this.waitingRooms.get(name)?.wake(),
     });
   }
 
@@ -342,6 +346,26 @@ export class S3LockManager {
       });
     }
     return this.protocolPromise;
+  }
+
+  /** The line of waiting instances of semaphore `name`, made on first use and dropped once empty. */
+  private semaphoreWaiters(name: string): SemaphoreWaiters {
+    if (this.closed) throw new S3LockClosedError(name);
+    let room = this.waitingRooms.get(name);
+    if (!room) {
+      const made = new SemaphoreWaiters(
+        name,
+        this.mono,
+        this.options.maxPollIntervalMs,
+        () => {
+          if (this.waitingRooms.get(name) === made) this.waitingRooms.delete(name);
+        },
+        (operation, error) => this.reportStoreError(name, operation, error),
+      );
+      room = made;
+      this.waitingRooms.set(name, room);
+    }
+    return room;
   }
 
   /** Settles a semaphore's permits in the store once per name (a failed settlement is tried again next time). */

@@ -1,15 +1,13 @@
 import { v4 as uuidv4 } from 'uuid';
-import { SerialQueue, jitter } from './async-tools';
+import { SerialQueue } from './async-tools';
 import { S3LockNotAcquiredError, S3LockTimeoutError } from './errors';
 import type { S3LockAcquireOptions } from './lock-options';
 import { checkWait } from './lock-options';
 import type { S3Lock, S3Semaphore } from './lock-types';
-import { isPermanent } from './lock-queue';
+import type { SemaphoreWaiters } from './semaphore-waiters';
 import type { MonotonicClock } from './server-clock';
 
 const NEVER_ABORTED = new AbortController().signal;
-/** First pause between two rounds over the permits; it grows by half each round up to the manager's `maxPollIntervalMs`. */
-const FIRST_POLL_MS = 50;
 
 /** What a semaphore is built from (by the manager). */
 export interface SemaphoreParts {
@@ -22,7 +20,10 @@ export interface SemaphoreParts {
   readonly settle: () => Promise<void>;
   readonly mono: MonotonicClock;
   readonly defaultWaitMs: number;
-  readonly maxPollIntervalMs: number;
+  /** The manager's line of waiters for this name (one poller per name per manager). */
+  readonly waiters: () => SemaphoreWaiters;
+  /** Told when this instance gave a permit back (wakes the name's waiters in this manager). */
+  readonly gaveBack: () => void;
 }
 
 /**
@@ -31,9 +32,10 @@ export interface SemaphoreParts {
  * increasing fencing token, renewal, a loss signal, expiry on the server clock and takeover of a
  * dead holder's permit. One instance holds at most one permit (reentrant, like a lock instance).
  *
- * An attempt tries the permits once each, from a random one on (so that contenders spread);
- * a wait repeats the round with a growing pause (50 ms, then half as much again each round, up to
- * `maxPollIntervalMs`), one attempt per permit per round.
+ * An attempt tries the permits once each, from a random one on (so that contenders spread). The
+ * waiting instances of one name in one manager share one poller ({@link SemaphoreWaiters}): a
+ * round tries each permit once for the first in line, so waiting costs at most one try per permit
+ * per round whatever the number of waiters.
  */
 export class LockSemaphore implements S3Semaphore {
   readonly id = uuidv4();
@@ -93,19 +95,12 @@ export class LockSemaphore implements S3Semaphore {
       this.forget();
       const started = this.parts.mono.now();
       await this.parts.settle();
-      let pause = FIRST_POLL_MS;
-      for (;;) {
-        try {
-          if (await this.round()) return;
-        } catch (error) {
-          // the store failed this round: waiting may cure it (the permit locks reported it as a storeError)
-          if (isPermanent(error)) throw error;
-        }
-        const waited = this.parts.mono.now() - started;
-        if (waited >= waitMs) throw new S3LockTimeoutError(this.name, Math.round(waited), undefined);
-        await pauseFor(Math.min(jitter(pause), waitMs - waited), signal);
-        pause = Math.min(Math.round(pause * 1.5), this.parts.maxPollIntervalMs);
+      if (waitMs === 0) {
+        if (await this.round()) return;
+        throw new S3LockTimeoutError(this.name, Math.round(this.parts.mono.now() - started), undefined);
       }
+      const left = waitMs - (this.parts.mono.now() - started);
+      await this.parts.waiters().wait({ round: () => this.round(), giveBack: () => this.releaseIfOwner() }, Math.max(0, left), signal);
     });
   }
 
@@ -116,7 +111,10 @@ export class LockSemaphore implements S3Semaphore {
       try {
         await held.release();
       } finally {
-        if (!held.isHeld) this.forget();
+        if (!held.isHeld) {
+          this.forget();
+          this.parts.gaveBack();
+        }
       }
     });
   }
@@ -127,7 +125,10 @@ export class LockSemaphore implements S3Semaphore {
     try {
       await held.releaseIfOwner();
     } finally {
-      if (!held.isHeld && this.held === held) this.forget();
+      if (!held.isHeld && this.held === held) {
+        this.forget();
+        this.parts.gaveBack();
+      }
     }
   }
 
@@ -157,21 +158,4 @@ export class LockSemaphore implements S3Semaphore {
     this.held = undefined;
     this.heldPermit = undefined;
   }
-}
-
-/** Sleeps `ms`; rejects with the signal's reason if it aborts first. */
-function pauseFor(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(done, Math.max(0, ms));
-    function done(): void {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
