@@ -49,7 +49,12 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/compile-js.global-setup.js',
   projects: [
     { ...base, displayName: { name: 'unit', color: 'white' }, testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/verify/**/*.spec.ts'] },
-    store('memory', 'cyan', ['<rootDir>/test/memory/**/*.spec.ts']),
+    {
+      ...store('memory', 'cyan', ['<rootDir>/test/memory/**/*.spec.ts']),
+      // semaphores, multi-name locks and elections across OS processes: on the real stores (the
+      // in-process contract, test/contract/beyond-mutex.spec.ts, covers the in-memory store)
+      testPathIgnorePatterns: [...base.testPathIgnorePatterns, '<rootDir>/test/contract/beyond-mutex-processes.spec.ts'],
+    },
     store('rgw', 'magenta'),
     // a private moto instance restarted under running locks (record loss): moto only
     store('moto', 'yellow', ['<rootDir>/test/restart/**/*.spec.ts']),

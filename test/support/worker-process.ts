@@ -27,7 +27,10 @@ export function scriptArgs(script: string, preload: readonly string[] = []): str
   return ['-r', 'ts-node/register/transpile-only', ...preload.flatMap((p) => ['-r', join(ROOT, p)]), join(ROOT, script)];
 }
 
-/** A lock worker in its own OS process (test/workers/lock-worker.ts), with its JSON events. */
+/**
+ * A lock worker in its own OS process, with its JSON events: test/workers/lock-worker.ts unless
+ * `script` names another worker (a .ts path below the repository).
+ */
 export class WorkerProcess {
   readonly events: WorkerEvent[] = [];
   readonly child: ChildProcess;
@@ -35,10 +38,10 @@ export class WorkerProcess {
   private stderr = '';
   private listeners: Array<() => void> = [];
 
-  constructor(config: Record<string, unknown>, env: Record<string, string> = {}) {
+  constructor(config: Record<string, unknown>, env: Record<string, string> = {}, script = 'test/workers/lock-worker.ts') {
     this.child = spawn(
       process.execPath,
-      [...scriptArgs('test/workers/lock-worker.ts', ['verify/skew-clock.ts']), JSON.stringify(config)],
+      [...scriptArgs(script, ['verify/skew-clock.ts']), JSON.stringify(config)],
       { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
