@@ -1,4 +1,4 @@
-/** The NestJS module: module, service, decorator, interceptor, exception, health indicator. */
+/** The NestJS module: module, service, decorators, interceptor, exception, health indicator. */
 export { S3LockModule } from './s3-lock.module';
 export {
   S3_LOCK_MODULE_OPTIONS,
@@ -15,6 +15,7 @@ export type {
   S3LockHttpOptions,
 } from './s3-lock-module-options.interface';
 export { S3LockService, type S3LockTryResult } from './s3-lock.service';
+export { WhileLeader, getWhileLeaderMetadata, type WhileLeaderOptions, type S3LeaderName, type S3LeaderMethodMetadata, type S3LeaderMethodDecorator } from './s3-lock.while-leader';
 export { WithS3Lock, getS3LockMetadata, type WithS3LockOptions, type S3LockName, type S3LockMethodMetadata, type S3LockMethodDecorator, type S3LockMethodResult } from './s3-lock.decorator';
 export { S3LockInterceptor } from './s3-lock.interceptor';
 export {
@@ -27,6 +28,12 @@ export {
   type S3LockInvalidNameResponseBody,
 } from './s3-lock.exception';
 export { S3LockErrorInterceptor } from './s3-lock.error-interceptor';
-export { S3LockHealthIndicator, type S3LockHealthDetails, type S3LockHealthIndicatorResult, type S3LockHealthCheckOptions } from './s3-lock.health';
-export { currentS3Lock } from './s3-lock.context';
-export { S3_LOCK_METADATA } from './s3-lock.constants';
+export {
+  S3LockHealthIndicator,
+  type S3LockHealthDetails,
+  type S3LockHealthElection,
+  type S3LockHealthIndicatorResult,
+  type S3LockHealthCheckOptions,
+} from './s3-lock.health';
+export { currentS3Lock, currentS3MultiLock } from './s3-lock.context';
+export { S3_LOCK_METADATA, S3_WHILE_LEADER_METADATA } from './s3-lock.constants';

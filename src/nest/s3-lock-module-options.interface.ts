@@ -8,10 +8,11 @@ import type { S3LockLogger, S3LockManagerOptions } from '../core/lock-options';
  */
 export type S3LockOnLocked = 'wait' | 'skip' | 'throw';
 
-/** Defaults for `@WithS3Lock()`; each decorator's own options win. */
+/** Defaults for `@WithS3Lock()` (and `ttlMs` for `@WhileLeader()`); each decorator's own options win. */
 export interface S3LockDecoratorDefaults {
   /**
-   * Lease TTL of decorated methods' locks, in ms (at least 2000).
+   * Lease TTL of decorated methods' locks (`@WithS3Lock()`, also each semaphore permit and each
+   * name of several) and of `@WhileLeader()` terms, in ms (at least 2000).
    * @default the module's `ttlMs` (30000)
    */
   ttlMs?: number;
@@ -55,8 +56,8 @@ export interface S3LockModuleOptions extends Omit<S3LockManagerOptions, 'logger'
   /** Defaults for `@WithS3Lock()`. */
   defaults?: S3LockDecoratorDefaults;
   /**
-   * Longest time the application's shutdown waits for held locks to be released in the store.
-   * Locks not released by then expire after their TTL.
+   * Longest time the application's shutdown waits for leader campaigns to resign and held locks
+   * to be released in the store. Locks not released by then expire after their TTL.
    * @default 5000
    */
   shutdownTimeoutMs?: number;

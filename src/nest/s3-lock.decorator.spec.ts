@@ -156,3 +156,48 @@ describe('@WithS3Lock', () => {
     expect(typeof Typed.prototype.pay).toBe('function');
   });
 });
+
+describe('@WithS3Lock with several names or permits', () => {
+  function decorate(name: unknown, options?: unknown): void {
+    class Target {
+      async method(): Promise<void> {}
+    }
+    const descriptor = Object.getOwnPropertyDescriptor(Target.prototype, 'method')!;
+    WithS3Lock(name as string, options as WithS3LockOptions)(Target.prototype, 'method', descriptor as TypedPropertyDescriptor<() => Promise<void>>);
+  }
+
+  it('a static array: telemetry name defaults to the canonical names joined by ","', () => {
+    class Target {
+      @WithS3Lock(['wallet:7', 'order:42', 'wallet:7'])
+      async both(): Promise<void> {}
+
+      @WithS3Lock(['b', 'a'], { telemetryName: 'transfer' })
+      async named(): Promise<void> {}
+
+      @WithS3Lock((from: string, to: string) => [from, to])
+      async fromArgs(_from: string, _to: string): Promise<void> {}
+
+      @WithS3Lock('exports', { permits: 2 })
+      async limited(): Promise<void> {}
+    }
+    expect(getS3LockMetadata(Target.prototype.both)).toMatchObject({ name: ['wallet:7', 'order:42', 'wallet:7'], telemetryName: 'order:42,wallet:7' });
+    expect(getS3LockMetadata(Target.prototype.named)!.telemetryName).toBe('transfer');
+    expect(getS3LockMetadata(Target.prototype.fromArgs)!.telemetryName).toBe('Target.fromArgs');
+    expect(getS3LockMetadata(Target.prototype.limited)).toMatchObject({ name: 'exports', options: { permits: 2 }, telemetryName: 'exports' });
+  });
+
+  it('validates each name of a static array and the permits when the class is defined', () => {
+    expect(() => decorate([])).toThrow(/@WithS3Lock\(\) on Target\.method: an array of lock names must not be empty/);
+    expect(() => decorate(['ok', ''])).toThrow(/@WithS3Lock\(\) on Target\.method: a lock name must not be empty/);
+    expect(() => decorate(['ok', 7])).toThrow(/@WithS3Lock\(\) on Target\.method: the lock name must be a non-empty string/);
+    expect(() => decorate(['ok', 'x#permit-3'])).toThrow(/kept for the permits of semaphores/);
+    expect(() => decorate('x#permit-0')).toThrow(S3LockInvalidOptionsError);
+    for (const permits of [0, 1.5, 1001, '2']) {
+      expect(() => decorate('sem', { permits })).toThrow(/Invalid permits for lock "sem": @WithS3Lock\(\) on Target\.method: must be an integer from 1 to 1000/);
+    }
+    expect(() => decorate(['a', 'b'], { permits: 2 })).toThrow(/@WithS3Lock\(\) on Target\.method: a semaphore \(permits\) takes one name, not an array/);
+    expect(() => decorate(['a', 'b'], { permits: 2 })).toThrow(S3LockInvalidOptionsError);
+    expect(() => decorate(['a', 'b'])).not.toThrow();
+    expect(() => decorate('sem', { permits: 1000 })).not.toThrow();
+  });
+});

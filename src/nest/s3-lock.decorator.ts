@@ -2,6 +2,8 @@ import { UseInterceptors } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { S3LockInvalidOptionsError } from '../core/errors';
 import { checkLockName } from '../core/lock-name';
+import { MAX_PERMITS } from '../core/lock-options';
+import { isPermitLockName } from '../core/semaphore-declaration';
 import type { S3LockOnLocked } from './s3-lock-module-options.interface';
 import { checkMinHold, checkOnLocked, checkTtlOption, checkWaitOption } from './s3-lock-module-options';
 import { S3_LOCK_METADATA } from './s3-lock.constants';
@@ -41,16 +43,31 @@ export interface WithS3LockOptions {
    */
   enabled?: boolean;
   /**
+   * Makes `name` a counting semaphore (`S3LockService.semaphore()`): the method runs while holding
+   * one of `permits` permits, so at most that many calls run at once across every instance. An
+   * integer from 1 to 1000, the same for every holder of the name (the first use declares it in the
+   * store; a different number is refused with `S3LockPermitsMismatchError`). When every permit is
+   * held, `onLocked` applies as for a lock (`'throw'`: 423 on routes). Needs a single name, not an
+   * array. A semaphore and a lock of the same name are independent of each other.
+   * @default undefined: `name` is a lock (one holder at a time)
+   */
+  permits?: number;
+  /**
    * The lock's `s3lock.name` in OpenTelemetry metrics and spans (the module's `telemetry.lockName`
    * gets it as `template`): keep it bounded, e.g. `report:{id}` for a name function that gives
-   * `report:<id>`.
-   * @default the static name; for a name function, the method's `Class.method`
+   * `report:<id>`. With several names, every name's lock carries it.
+   * @default the static name (a semaphore's permits carry its name); for a static array, its names
+   * in canonical order joined by `,` (`a,b`); for a name function, the method's `Class.method`
    */
   telemetryName?: string;
 }
 
-/** A lock name, or a function of the method's arguments that returns it (called with `this` = the instance). */
-export type S3LockName<A extends unknown[]> = string | ((...args: A) => string);
+/**
+ * What `@WithS3Lock()` holds: a lock name, an array of names (held together, taken in canonical
+ * order), or a function of the method's arguments that returns either (called with `this` = the
+ * instance).
+ */
+export type S3LockName<A extends unknown[]> = string | readonly string[] | ((...args: A) => string | readonly string[]);
 
 /** `@WithS3Lock()` metadata stored on the method (read it with {@link getS3LockMetadata}). */
 export interface S3LockMethodMetadata {
@@ -58,7 +75,10 @@ export interface S3LockMethodMetadata {
   readonly options: Readonly<WithS3LockOptions>;
   /** `Class.method`, for messages. */
   readonly where: string;
-  /** The name telemetry may show: `options.telemetryName`, the static name, or `where`. */
+  /**
+   * The name telemetry may show: `options.telemetryName`, the static name, a static array's names
+   * in canonical order joined by `,`, or `where` for a name function.
+   */
   readonly telemetryName: string;
 }
 
@@ -111,10 +131,32 @@ export type S3LockNameParametersCheck<M, A extends unknown[]> = M extends (...ar
  * }
  * ```
  *
- * The method can read its lock with `S3LockService.current()` or `currentS3Lock()`. A call made
- * while the same async flow already holds the same lock name runs under that lock (no second
- * acquisition, no deadlock). When the method returns an Observable or a stream, the lock is held
- * until it completes, errors or is unsubscribed.
+ * ```ts
+ * @Post('exports')
+ * @WithS3Lock('exports', { permits: 2 })                        // 2 at once across the fleet, then 423
+ * async export() { ... }
+ *
+ * @WithS3Lock((from: string, to: string) => [`account:${from}`, `account:${to}`], { onLocked: 'wait' })
+ * async transfer(from: string, to: string, amount: number) {    // holds both accounts
+ *   const { fencingTokens } = currentS3MultiLock()!;
+ *   ...
+ * }
+ * ```
+ *
+ * The method can read its lock with `S3LockService.current()` or `currentS3Lock()` (under several
+ * names also `currentS3MultiLock()`; see `currentS3Lock()` for what a semaphore or several names
+ * give). A call made while the same async flow already holds the same lock name runs under that
+ * lock (no second acquisition, no deadlock); with several names, only the names the flow does not
+ * hold yet are taken. When the method returns an Observable or a stream, the lock is held until it
+ * completes, errors or is unsubscribed.
+ *
+ * **Several names** (an array, or a name function returning one): the method runs holding every
+ * name. They are taken with the engine's multi-name `using()`: every name or none, in canonical
+ * order (sorted, duplicates dropped), never holding one name while waiting for another, so methods
+ * that ask for the same names in any order cannot deadlock. When one name is held elsewhere,
+ * `onLocked` applies (`'throw'`: 423 naming that lock). An empty array is an invalid name.
+ *
+ * **A semaphore** (`permits: N`): the method runs holding one of the N permits of `name`.
  *
  * Decorated methods must be `async` or return an Observable; a synchronous method is a compile
  * error, because the lock makes every call asynchronous: called directly (not as a route), the
@@ -122,13 +164,15 @@ export type S3LockNameParametersCheck<M, A extends unknown[]> = M extends (...ar
  * the Observable), and run as a Nest handler it returns an Observable. A method skipped because
  * the lock is held elsewhere (`onLocked: 'skip'`) resolves to `undefined`.
  *
- * A static `name` must be a lock name the engine accepts: non-empty, at most 256 characters, no
- * control characters, XML 1.0 characters only. It and the options are validated when the class
- * is defined; an invalid one throws `S3LockInvalidOptionsError` naming `Class.method`. A name
- * function's result is validated on each call.
+ * A static `name` (each name of a static array) must be a lock name the engine accepts: non-empty,
+ * at most 256 characters, no control characters, XML 1.0 characters only, not ending in
+ * `#permit-<n>`. It and the options are validated when the class is defined; an invalid one throws
+ * `S3LockInvalidOptionsError` naming `Class.method`. A name function's result is validated on each
+ * call (on routes, an invalid one answers 400).
  *
- * @param name the lock name, or a function of the method's arguments returning it (called with
- * `this` = the instance); its parameters must match the method's leading parameters.
+ * @param name the lock name, an array of names, or a function of the method's arguments returning
+ * either (called with `this` = the instance); its parameters must match the method's leading
+ * parameters.
  * @param options see {@link WithS3LockOptions}; unset ones come from the module's `defaults`
  * (default `{}`).
  */
@@ -144,7 +188,7 @@ export function WithS3Lock<A extends unknown[] = never[]>(name: S3LockName<A>, o
     if (typeof original !== 'function') throw new TypeError(notAMethodMessage(where));
     checkDecoratorArguments(where, name, options);
     const frozen = Object.freeze({ ...options });
-    const telemetryName = options.telemetryName ?? (typeof name === 'string' ? name : where);
+    const telemetryName = options.telemetryName ?? defaultTelemetryName(name, where);
     const metadata: S3LockMethodMetadata = Object.freeze({ name: name as S3LockName<never[]>, options: frozen, where, telemetryName });
     const method = original as (...args: unknown[]) => unknown;
     const wrapper = function (this: unknown, ...args: unknown[]): unknown {
@@ -172,18 +216,56 @@ function copyMetadata(from: object, to: object): void {
   }
 }
 
+/** The template of a static name (a static array: its canonical names joined by `,`), else `where`. */
+function defaultTelemetryName(name: unknown, where: string): string {
+  if (typeof name === 'string') return name;
+  if (Array.isArray(name)) return canonicalOrder(name as string[]).join(',');
+  return where;
+}
+
+/** Names sorted, without duplicates: the order the engine's multi-name `using()` takes them in. */
+export function canonicalOrder(names: readonly string[]): string[] {
+  return [...new Set(names)].sort();
+}
+
+/**
+ * Checks a lock name the decorator will lock (a static one, or one a name function returned):
+ * the engine's rules, and not a name kept for semaphores' permits.
+ */
+export function checkMethodLockName(name: unknown): string {
+  const checked = checkLockName(name);
+  if (isPermitLockName(checked)) {
+    throw new S3LockInvalidOptionsError('name', 'names ending in "#permit-<n>" are kept for the permits of semaphores; use permits or another name', checked);
+  }
+  return checked;
+}
+
 /**
  * Validates the decorator's arguments when it is applied (so that messages name `Class.method`):
- * a static name with the engine's rules, a name function's type, and the options.
+ * a static name (or each name of a static array) with the engine's rules, a name function's type,
+ * and the options.
  */
 function checkDecoratorArguments(where: string, name: unknown, options: WithS3LockOptions): void {
-  if (typeof name === 'string') atDecorator(where, () => checkLockName(name));
-  else if (typeof name !== 'function') throw new S3LockInvalidOptionsError('name', invalidNameMessage(where, name));
-  const label = typeof name === 'string' ? name : undefined;
+  if (typeof name === 'string') atDecorator(where, () => checkMethodLockName(name));
+  else if (Array.isArray(name)) {
+    if (name.length === 0) throw new S3LockInvalidOptionsError('name', decoratorArgumentMessage(where, 'an array of lock names must not be empty'));
+    for (const n of name as unknown[]) {
+      if (typeof n !== 'string') throw new S3LockInvalidOptionsError('name', invalidNameMessage(where, n));
+      atDecorator(where, () => checkMethodLockName(n));
+    }
+  } else if (typeof name !== 'function') throw new S3LockInvalidOptionsError('name', invalidNameMessage(where, name));
+  const label = typeof name === 'string' ? name : Array.isArray(name) ? canonicalOrder(name as string[]).join(',') : undefined;
   if (options === null || typeof options !== 'object') {
     throw new S3LockInvalidOptionsError('options', decoratorArgumentMessage(where, `the options must be an object, got ${String(options)}`), label);
   }
   atDecorator(where, () => {
+    if (options.permits !== undefined) {
+      const { permits } = options;
+      if (typeof permits !== 'number' || !Number.isInteger(permits) || permits < 1 || permits > MAX_PERMITS) {
+        throw new S3LockInvalidOptionsError('permits', `must be an integer from 1 to ${MAX_PERMITS}, got ${String(permits)}`, label);
+      }
+      if (Array.isArray(name)) throw new S3LockInvalidOptionsError('permits', 'a semaphore (permits) takes one name, not an array', label);
+    }
     if (options.ttlMs !== undefined) checkTtlOption('ttlMs', options.ttlMs, label);
     if (options.waitMs !== undefined) checkWaitOption('waitMs', options.waitMs, label);
     if (options.onLocked !== undefined) checkOnLocked('onLocked', options.onLocked, label);

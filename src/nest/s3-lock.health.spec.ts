@@ -3,6 +3,7 @@ import { Test } from '@nestjs/testing';
 import { InMemoryS3 } from '../testing/in-memory-s3';
 import { S3LockTestingModule } from '../testing/s3-lock-testing.module';
 import { S3LockHealthIndicator } from './s3-lock.health';
+import { S3LockService } from './s3-lock.service';
 
 describe('S3LockHealthIndicator', () => {
   let app: INestApplication;
@@ -47,5 +48,30 @@ describe('S3LockHealthIndicator', () => {
     store.setBehaviour({ ignoreIfNoneMatch: true });
     const down = await indicator.isHealthy();
     expect(down['s3-lock']).toMatchObject({ status: 'down', error: expect.stringMatching(/S3LockUnsupportedStoreError.*If-None-Match/) });
+  });
+
+  it('lists the elections with leadership, in both up and down; elections of the bare engine are not listed', async () => {
+    const service = app.get(S3LockService);
+    const leading = service.elect('health:leader', { onElected: () => undefined });
+    const waiting = new Promise<void>((resolve) => {
+      const poll = (): void => void (leading.isLeader ? resolve() : setTimeout(poll, 20));
+      poll();
+    });
+    await waiting;
+    // a second campaign of the same name in this application waits behind the first
+    const follower = service.elect('health:leader', { onElected: () => undefined });
+    const bare = service.manager.elect('health:bare', { onElected: () => undefined });
+    const up = (await indicator.isHealthy())['s3-lock'];
+    expect(up.status).toBe('up');
+    expect(up.elections).toEqual([
+      { name: 'health:leader', leader: true, fencingToken: leading.fencingToken },
+      { name: 'health:leader', leader: false },
+    ]);
+    store.faults.inject({ match: { operation: 'HeadBucket' }, times: 1, fault: { kind: 'error', status: 403, code: 'AccessDenied' } });
+    const down = (await indicator.isHealthy())['s3-lock'];
+    expect(down).toMatchObject({ status: 'down', elections: [{ name: 'health:leader', leader: true }, { name: 'health:leader', leader: false }] });
+    await follower.stop();
+    expect((await indicator.isHealthy())['s3-lock'].elections).toEqual([{ name: 'health:leader', leader: true, fencingToken: leading.fencingToken }]);
+    await bare.stop();
   });
 });

@@ -6,6 +6,17 @@
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Injectable } from '@nestjs/common';
 import { S3LockManager } from '../core/lock-manager';
+import { electionsOf } from './s3-lock.registry';
+
+/** One leader election this application campaigns in (`S3LockService.elect()`, `@WhileLeader()`). */
+export interface S3LockHealthElection {
+  /** The election's name. */
+  readonly name: string;
+  /** True while this instance leads (its term's lease is held), as this process knows it (no store read). */
+  readonly leader: boolean;
+  /** The current term's fencing token, when this instance leads. */
+  readonly fencingToken?: number;
+}
 
 /** Details reported under the indicator's key. */
 export interface S3LockHealthDetails {
@@ -15,8 +26,15 @@ export interface S3LockHealthDetails {
   readonly prefix: string;
   /** The protocol in use (when the probe passed). */
   readonly protocol?: 'create-only' | 'versioned';
-  /** Locks this application holds now. */
+  /** Leases this application holds now (locks, semaphore permits and leader terms). */
   readonly heldLocks?: number;
+  /**
+   * The leader elections this application campaigns in (`S3LockService.elect()` and
+   * `@WhileLeader()` methods, until stopped), in start order, with whether this instance leads.
+   * Present (also when `down`) only when there is at least one; leadership never makes the
+   * status `down`. Elections made with the engine's `S3LockManager.elect()` are not listed.
+   */
+  readonly elections?: readonly S3LockHealthElection[];
   /** Round trip of the bucket check, ms. */
   readonly latencyMs?: number;
   /** Why the check failed. */
@@ -39,7 +57,8 @@ export interface S3LockHealthCheckOptions {
 
 /**
  * Reports whether the lock bucket is reachable and the store probe passed, with the protocol in
- * use. Needs `@nestjs/terminus` (optional peer dependency) to be served:
+ * use, the leases held and, when the application campaigns in leader elections, which of them
+ * this instance leads (`elections`). Needs `@nestjs/terminus` (optional peer dependency) to be served:
  *
  * ```ts
  * @Get('health')
@@ -70,12 +89,25 @@ export class S3LockHealthIndicator {
         protocol,
         heldLocks: this.manager.heldCount,
         latencyMs: Math.round(performance.now() - started),
+        ...this.elections(),
       };
       return { [key]: details } as S3LockHealthIndicatorResult<Key>;
     } catch (error) {
-      const details: S3LockHealthDetails = { status: 'down', bucket, prefix, error: describe(error, signal, timeoutMs) };
+      const details: S3LockHealthDetails = { status: 'down', bucket, prefix, error: describe(error, signal, timeoutMs), ...this.elections() };
       return { [key]: details } as S3LockHealthIndicatorResult<Key>;
     }
+  }
+
+  /** `{ elections }` when the application campaigns, else nothing. */
+  private elections(): { elections?: readonly S3LockHealthElection[] } {
+    const elections = electionsOf(this.manager);
+    if (elections.length === 0) return {};
+    return {
+      elections: elections.map((e) => {
+        const fencingToken = e.fencingToken;
+        return e.isLeader && fencingToken !== undefined ? { name: e.name, leader: true, fencingToken } : { name: e.name, leader: false };
+      }),
+    };
   }
 }
 

@@ -7,7 +7,7 @@ export const noServiceMessage = (where: string): string =>
 export const notAMethodMessage = (where: string): string => `@WithS3Lock() can only decorate methods; ${where} is not a method.`;
 
 export const invalidNameMessage = (where: string, name: unknown): string =>
-  `@WithS3Lock() on ${where}: the lock name must be a non-empty string or a function returning one, got ${typeof name === 'string' ? JSON.stringify(name) : typeof name}.`;
+  `@WithS3Lock() on ${where}: the lock name must be a non-empty string or a function returning one (or an array of such names), got ${typeof name === 'string' ? JSON.stringify(name) : typeof name}.`;
 
 export const skippedMessage = (where: string, name: string, holder: string): string => `Skipped ${where}: lock "${name}" is held by ${holder}`;
 
@@ -76,3 +76,20 @@ export const lockModuleWithoutOptionsMessage =
   'S3LockModule is imported without options: import S3LockModule.forRoot({ ... }) or S3LockModule.forRootAsync({ ... }).';
 
 export const decoratorArgumentMessage = (where: string, rule: string): string => `@WithS3Lock() on ${where}: ${rule}`;
+
+export const electedMessage = (where: string, name: string, fencingToken: number): string =>
+  `"${name}": this instance leads (fencing token ${fencingToken}); running ${where}`;
+
+export const leadershipEndedMessage = (where: string, name: string, reason: string): string => `"${name}": leadership of ${where} ended (${reason})`;
+
+export const electionCallbackFailedMessage = (name: string, callback: string, error: Error): string =>
+  callback === 'onElected'
+    ? `"${name}": the leader's work (onElected) failed, so this instance resigned and campaigns again: ${error.stack ?? error.message}`
+    : `"${name}": the election's ${callback} threw: ${error.stack ?? error.message}`;
+
+export const leaderNotAMethodMessage = (where: string): string => `@WhileLeader() can only decorate instance methods of providers; ${where} is not one.`;
+
+export const leaderArgumentMessage = (where: string, rule: string): string => `@WhileLeader() on ${where}: ${rule}`;
+
+export const nonStaticLeaderMessage = (className: string): string =>
+  `${className} is request-scoped or transient: its @WhileLeader() methods do not campaign (use a singleton provider).`;

@@ -54,11 +54,13 @@ const providers: Provider[] = [
  * ```
  *
  * Provides (and exports) {@link S3LockService}, the engine's `S3LockManager` and
- * {@link S3LockHealthIndicator}; `@WithS3Lock()` methods anywhere in the application use it. Global
- * unless `isGlobal: false`; import it once per application. Options are validated at start-up
- * (`S3LockInvalidOptionsError`). At shutdown held locks are released (their signals abort with
- * reason `closed`) within `shutdownTimeoutMs`, and a client built from a config is destroyed; an
- * `S3Client` the application passed in is left alone.
+ * {@link S3LockHealthIndicator}; `@WithS3Lock()` methods anywhere in the application use it, and
+ * the `@WhileLeader()` methods of its singleton providers campaign from the bootstrap (after the
+ * store probe) until the shutdown. Global unless `isGlobal: false`; import it once per
+ * application. Options are validated at start-up (`S3LockInvalidOptionsError`). At shutdown every
+ * campaign resigns first (terms' signals abort with reason `resigned`), then held locks are
+ * released (their signals abort with reason `closed`), all within `shutdownTimeoutMs`, and a
+ * client built from a config is destroyed; an `S3Client` the application passed in is left alone.
  *
  * In tests, `Test.createTestingModule({ imports: [AppModule] }).overrideModule(S3LockModule)
  * .useModule(S3LockTestingModule.forRoot())` replaces it with the in-memory store: the options (and

@@ -2,13 +2,12 @@ import { StreamableFile } from '@nestjs/common';
 import { finished, type Readable } from 'node:stream';
 import { isObservable, Observable, type Subscription } from 'rxjs';
 import { S3LockInvalidOptionsError } from '../core/errors';
-import { checkLockName } from '../core/lock-name';
 import { clientExceptionFor } from './s3-lock.client-errors';
-import { findFrame, runOutsideHandlerScope, runWithLock, takeHandlerScope } from './s3-lock.context';
-import type { S3LockMethodMetadata } from './s3-lock.decorator';
+import { contextIn, findFrame, runOutsideHandlerScope, runWithHold, singleHold, takeHandlerScope } from './s3-lock.context';
+import { canonicalOrder, checkMethodLockName, type S3LockMethodMetadata } from './s3-lock.decorator';
 import { noServiceMessage, skippedClosedMessage, skippedMessage } from './s3-lock.messages';
 import { serviceFor } from './s3-lock.registry';
-import type { MethodLock, MethodLockRequest, S3LockService } from './s3-lock.service';
+import type { MethodLock, MethodLockRequest, MethodLockTarget, S3LockService } from './s3-lock.service';
 
 type Method = (...args: unknown[]) => unknown;
 
@@ -26,21 +25,28 @@ export function runLocked(instance: unknown, method: Method, args: unknown[], me
     if (asHandler) throw error;
     return Promise.reject(error);
   }
-  let name: string;
+  let target: MethodLockTarget;
   try {
-    name = lockName(instance, args, metadata);
+    target = lockTarget(instance, args, metadata);
   } catch (error) {
     if (asHandler) throw forHandler(error, service, metadata);
-    return Promise.reject(error instanceof S3LockInvalidOptionsError ? new S3LockInvalidOptionsError('name', `@WithS3Lock() on ${metadata.where}: ${error.rule}`, error.lockName) : error);
+    return Promise.reject(error instanceof S3LockInvalidOptionsError ? new S3LockInvalidOptionsError(error.option, `@WithS3Lock() on ${metadata.where}: ${error.rule}`, error.lockName) : error);
   }
-  if (findFrame(service, name)) {
-    // The flow already holds this lock (nested call): run under it.
+  const left = notHeldYet(service, target);
+  if (!left) {
+    // The flow already holds this lock (nested call): run under it; one name of a multi-name hold
+    // is given as that name's own lease.
+    const single = target.kind === 'lock' ? target.name : undefined;
+    const frame = single === undefined ? undefined : findFrame(service, single, 'lock');
+    if (frame?.multi) return runWithHold(service, singleHold(contextIn(frame, single)), () => method.apply(instance, args));
     return asHandler ? runOutsideHandlerScope(() => method.apply(instance, args)) : method.apply(instance, args);
   }
+  target = left;
   const settings = service.moduleOptions;
   const { options } = metadata;
   const request: MethodLockRequest = {
-    name,
+    name: target.kind === 'multi' ? target.names.join(', ') : target.name,
+    target,
     onLocked: options.onLocked ?? (asHandler ? settings.onLockedRoute : settings.onLockedMethod),
     ttlMs: options.ttlMs ?? settings.ttlMs,
     waitMs: options.waitMs ?? settings.waitMs,
@@ -66,13 +72,32 @@ function forHandler(error: unknown, service: S3LockService, metadata: S3LockMeth
 }
 
 /**
- * The lock name of this call, checked against the engine's rules (non-empty, at most 256
+ * What this call locks: the lock name, the semaphore (with `permits`), or several names (an array,
+ * in canonical order). Each name is checked against the engine's rules (non-empty, at most 256
  * characters, XML-safe): a name built from request input that breaks one throws
  * `S3LockInvalidOptionsError` for `name`, which a handler answers with 400 naming the rule.
  */
-function lockName(instance: unknown, args: unknown[], metadata: S3LockMethodMetadata): string {
+function lockTarget(instance: unknown, args: unknown[], metadata: S3LockMethodMetadata): MethodLockTarget {
   const name: unknown = typeof metadata.name === 'function' ? (metadata.name as Method).apply(instance, args) : metadata.name;
-  return checkLockName(name);
+  const { permits } = metadata.options;
+  if (Array.isArray(name)) {
+    if (permits !== undefined) throw new S3LockInvalidOptionsError('permits', 'a semaphore (permits) takes one name, but the name function returned an array');
+    if (name.length === 0) throw new S3LockInvalidOptionsError('name', 'an array of lock names must not be empty');
+    return { kind: 'multi', names: canonicalOrder((name as unknown[]).map(checkMethodLockName)) };
+  }
+  const checked = checkMethodLockName(name);
+  return permits === undefined ? { kind: 'lock', name: checked } : { kind: 'semaphore', name: checked, permits };
+}
+
+/**
+ * What is left to take once the flow's holds are counted: `undefined` when it already holds the
+ * target (a nested call runs under it); for several names, the ones it does not hold yet.
+ */
+function notHeldYet(service: S3LockService, target: MethodLockTarget): MethodLockTarget | undefined {
+  if (target.kind !== 'multi') return findFrame(service, target.name, target.kind) ? undefined : target;
+  const names = target.names.filter((n) => !findFrame(service, n, 'lock'));
+  if (names.length === 0) return undefined;
+  return names.length === target.names.length ? target : { kind: 'multi', names };
 }
 
 /** Acquires per `onLocked`; `undefined` when skipped (logged). */
@@ -80,13 +105,13 @@ async function acquire(call: LockedCall): Promise<MethodLock | undefined> {
   const outcome = await call.service.acquireForMethod(call.request);
   if (outcome.acquired) return outcome.lock;
   const logger = call.service.moduleOptions.logger;
-  const message = outcome.closed ? skippedClosedMessage(call.metadata.where, call.request.name) : skippedMessage(call.metadata.where, call.request.name, outcome.holder);
+  const message = outcome.closed ? skippedClosedMessage(call.metadata.where, call.request.name) : skippedMessage(call.metadata.where, outcome.lockName ?? call.request.name, outcome.holder);
   logger?.debug?.(message);
   return undefined;
 }
 
 function invoke(call: LockedCall, lock: MethodLock): unknown {
-  return runWithLock(call.service, lock.context, () => call.method.apply(call.instance, call.args));
+  return runWithHold(call.service, lock.hold, () => call.method.apply(call.instance, call.args));
 }
 
 /** Direct calls: a Promise of the method's result, released after it settles. */
@@ -141,7 +166,7 @@ function runAsObservable(call: LockedCall): Observable<unknown> {
       if (stopped) return release();
       if (isObservable(result)) {
         const source = result;
-        inner = runWithLock(call.service, held.context, () =>
+        inner = runWithHold(call.service, held.hold, () =>
           source.subscribe({
             next: (value) => subscriber.next(value),
             error: (error: unknown) => void release().then(() => subscriber.error(forHandler(error, call.service, call.metadata))),
@@ -171,7 +196,7 @@ function holdUntilFinalized(source: Observable<unknown>, call: LockedCall, lock:
   let active = 0;
   return new Observable<unknown>((subscriber) => {
     active++;
-    const subscription = runWithLock(call.service, lock.context, () => source.subscribe(subscriber));
+    const subscription = runWithHold(call.service, lock.hold, () => source.subscribe(subscriber));
     return () => {
       subscription.unsubscribe();
       if (--active === 0) void lock.release();

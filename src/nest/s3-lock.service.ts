@@ -1,16 +1,20 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { describeHolder, S3LockClosedError, S3LockStoreError, S3LockTimeoutError, type S3LockHolderInfo } from '../core/errors';
+import type { S3Election, S3ElectionOptions, S3LeaderInfo } from '../core/leader-election';
 import { S3LockManager, serverClockSkewMessage } from '../core/lock-manager';
 import { lockContext } from '../core/lock-context';
-import type { S3LockOptions, S3LockUsingOptions } from '../core/lock-options';
-import type { S3Lock, S3LockContext, S3LockEventName, S3LockEvents, S3LockState } from '../core/lock-types';
+import type { S3LockOptions, S3LockUsingOptions, S3SemaphoreOptions } from '../core/lock-options';
+import type { S3Lock, S3LockContext, S3LockEventName, S3LockEvents, S3LockState, S3MultiLockContext, S3Semaphore } from '../core/lock-types';
 import type { S3LockOnLocked } from './s3-lock-module-options.interface';
 import type { ResolvedModuleOptions } from './s3-lock-module-options';
 import { S3_LOCK_SETTINGS } from './s3-lock.constants';
-import { findFrame, runWithLock } from './s3-lock.context';
+import { contextIn, findFrame, findMultiFrame, multiHold, runWithHold, runWithLock, singleHold, type LockHold } from './s3-lock.context';
 import { lockedException } from './s3-lock.client-errors';
 import {
+  electedMessage,
+  electionCallbackFailedMessage,
+  leadershipEndedMessage,
   lostMessage,
   renewalSlowMessage,
   noShutdownHooksMessage,
@@ -20,7 +24,8 @@ import {
   startupMessage,
   storeReadyMessage,
 } from './s3-lock.messages';
-import { registerService, unregisterService } from './s3-lock.registry';
+import { registerService, trackElection, unregisterService, untrackElection } from './s3-lock.registry';
+import type { WhileLeaderOptions } from './s3-lock.while-leader';
 
 /** Result of {@link S3LockService.tryUsing}. */
 export type S3LockTryResult<T> =
@@ -31,14 +36,24 @@ export type S3LockTryResult<T> =
 
 /** A lock taken for a decorated method (internal). */
 export interface MethodLock {
-  readonly context: S3LockContext;
+  /** What the method runs under (its frame in the async context). */
+  readonly hold: LockHold;
   /** Releases (after `minHoldMs` from the acquisition, in the background); idempotent; never throws. */
   release(): Promise<void>;
 }
 
+/** What a decorated method holds (internal). */
+export type MethodLockTarget =
+  | { readonly kind: 'lock'; readonly name: string }
+  | { readonly kind: 'semaphore'; readonly name: string; readonly permits: number }
+  /** Several names, in canonical order. */
+  | { readonly kind: 'multi'; readonly names: readonly string[] };
+
 /** What `acquireForMethod` needs (internal). */
 export interface MethodLockRequest {
+  /** The name for messages: the lock's or semaphore's name, or the names joined by `, `. */
   readonly name: string;
+  readonly target: MethodLockTarget;
   readonly onLocked: S3LockOnLocked;
   readonly ttlMs: number | undefined;
   readonly waitMs: number | undefined;
@@ -50,7 +65,57 @@ export interface MethodLockRequest {
 /** Outcome of `acquireForMethod` (internal). */
 export type MethodLockOutcome =
   | { readonly acquired: true; readonly lock: MethodLock }
-  | { readonly acquired: false; readonly holder: string; readonly closed: boolean };
+  | {
+      readonly acquired: false;
+      readonly holder: string;
+      readonly closed: boolean;
+      /** The name found held (one of several names), when it is not the request's. */
+      readonly lockName?: string;
+    };
+
+/** A `@WhileLeader()` method found by the explorer, to campaign for at bootstrap (internal). */
+export interface LeaderMethod {
+  /** `Class.method`, for messages. */
+  readonly where: string;
+  /** The election's name (a name function already called). */
+  readonly name: string;
+  readonly options: Readonly<WhileLeaderOptions>;
+  /** The telemetry name: `options.telemetryName`, the static name, or `where`. */
+  readonly telemetryName: string;
+  /** Calls the method on its instance with the term's context. */
+  readonly run: (context: S3LockContext) => unknown;
+}
+
+/**
+ * A campaign started through {@link S3LockService.elect}: the engine's election, tracked so that
+ * the application's shutdown resigns it and the health indicator reports it.
+ */
+class TrackedElection implements S3Election {
+  readonly name: string;
+
+  constructor(
+    private readonly election: S3Election,
+    private readonly untrack: (election: S3Election) => void,
+  ) {
+    this.name = election.name;
+  }
+
+  get isLeader(): boolean {
+    return this.election.isLeader;
+  }
+
+  get fencingToken(): number | undefined {
+    return this.election.fencingToken;
+  }
+
+  leader(): Promise<S3LeaderInfo | undefined> {
+    return this.election.leader();
+  }
+
+  stop(): Promise<void> {
+    return this.election.stop().finally(() => this.untrack(this));
+  }
+}
 
 /**
  * Distributed locks for the application: the engine's {@link S3LockManager} plus an async
@@ -60,6 +125,12 @@ export type MethodLockOutcome =
 @Injectable()
 export class S3LockService implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly delayedReleases = new Map<NodeJS.Timeout, () => void>();
+  /** Ends method holds that the manager's close() cannot settle by itself (several names: the engine's using() call). */
+  private readonly pendingEnds = new Set<() => void>();
+  /** Campaigns started through {@link elect} and not stopped yet. */
+  private readonly campaigns = new Set<S3Election>();
+  /** `@WhileLeader()` methods waiting for the bootstrap. */
+  private readonly leaderMethods: LeaderMethod[] = [];
   private shutdownPromise: Promise<void> | undefined;
   /** The probe ran at start-up: the `ready` event needs no log line of its own. */
   private probedAtStartup = false;
@@ -90,8 +161,8 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
    * decorated method of this application), `fn` runs under that lock: no second acquisition.
    */
   async using<T>(name: string, fn: (context: S3LockContext) => Promise<T> | T, options?: S3LockUsingOptions): Promise<T> {
-    const held = findFrame(this, name);
-    if (held) return fn(held.context);
+    const held = findFrame(this, name, 'lock');
+    if (held) return fn(contextIn(held, name));
     return this.manager.using(name, (context) => runWithLock(this, context, () => fn(context)), options);
   }
 
@@ -101,8 +172,8 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
    * current async flow already holds, like {@link using}.
    */
   async tryUsing<T>(name: string, fn: (context: S3LockContext) => Promise<T> | T, options?: S3LockOptions): Promise<S3LockTryResult<T>> {
-    const held = findFrame(this, name);
-    if (held) return { executed: true, result: await fn(held.context) };
+    const held = findFrame(this, name, 'lock');
+    if (held) return { executed: true, result: await fn(contextIn(held, name)) };
     const lock = this.manager.lock(name, options);
     if (!(await lock.tryAcquire())) return { executed: false };
     const context = contextOf(lock);
@@ -114,11 +185,67 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /**
-   * The lock context (`name`, `signal`, `fencingToken`, `extend`) of the code running now under a
-   * lock of this application: the innermost one, or the one named `name`. `undefined` outside.
+   * A counting semaphore: at most `options.permits` holders of `name` at once, across processes
+   * (the engine's `S3LockManager.semaphore()`; acquire and release it yourself). Each permit is a
+   * lock of its own, with its own fencing token. Not tracked by {@link current}.
+   *
+   * @param name the semaphore's name (independent of a lock of the same name)
+   * @param options `permits` (1 to 1000, the same for every holder of the name); `ttlMs` (default
+   * the module's `ttlMs`, 30000); `telemetryName` (default none)
+   */
+  semaphore(name: string, options: S3SemaphoreOptions): S3Semaphore {
+    return this.manager.semaphore(name, options);
+  }
+
+  /**
+   * Leader election on `name` (the engine's `S3LockManager.elect()`): campaigns until `stop()` or
+   * the application's shutdown, calling `options.onElected` with the term's context each time this
+   * instance becomes leader; the term's `signal` aborts when leadership is lost or resigned. One
+   * leader at a time across every instance, one fencing token per term; another instance takes
+   * over a dead leader after its TTL, and at once after a `stop()` or a shutdown.
+   *
+   * At shutdown (`beforeApplicationShutdown`) every campaign of this service resigns before the
+   * manager closes. The health indicator lists them (name, whether this instance leads).
+   * `@WhileLeader()` methods campaign through this method.
+   *
+   * @param name the election's name (its lock's name)
+   * @param options `onElected(context)`, `onRevoked?(reason, error?)`, `ttlMs` (default the
+   * module's `ttlMs`, 30000), `telemetryName` (default none)
+   */
+  elect(name: string, options: S3ElectionOptions): S3Election {
+    if (this.shutdownPromise) throw new S3LockClosedError(name);
+    const tracked = new TrackedElection(this.manager.elect(name, options), (election) => {
+      this.campaigns.delete(election);
+      untrackElection(this.manager, election);
+    });
+    this.campaigns.add(tracked);
+    trackElection(this.manager, tracked);
+    return tracked;
+  }
+
+  /** The campaigns started through {@link elect} (and `@WhileLeader()`) and not stopped, in start order. */
+  get elections(): readonly S3Election[] {
+    return [...this.campaigns];
+  }
+
+  /**
+   * The lock context (`name`, `signal`, `fencingToken`, `isHeld`, `check()`, `extend()`) of the
+   * code running now under a lock of this application: the innermost one, or the one holding
+   * `name`. `undefined` outside. What a semaphore, several names and a `@WhileLeader()` term give:
+   * see `currentS3Lock()`.
    */
   current(name?: string): S3LockContext | undefined {
-    return findFrame(this, name)?.context;
+    const frame = findFrame(this, name);
+    return frame && contextIn(frame, name);
+  }
+
+  /**
+   * The context of the innermost multi-name hold of this application in the current async flow
+   * (`@WithS3Lock([a, b])`): names, every name's fencing token and lease, one signal for all.
+   * `undefined` outside one.
+   */
+  currentMulti(): S3MultiLockContext | undefined {
+    return findMultiFrame(this)?.multi;
   }
 
   /** Reads a lock's state from the store: free or held, holder, fencing token, expiry (server time). */
@@ -152,13 +279,16 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
    * out; resolves `{ acquired: false }` for `'skip'`.
    */
   async acquireForMethod(request: MethodLockRequest): Promise<MethodLockOutcome> {
-    const { name, onLocked } = request;
+    const { target, onLocked } = request;
+    if (target.kind === 'multi') return this.acquireAllForMethod(request, target.names);
+    const { name } = target;
     let lock: S3Lock;
     let holderId: string | undefined;
     let holder: S3LockHolderInfo | undefined;
     let unsubscribe: (() => void) | undefined;
+    const lockOptions: S3LockOptions = { ...(request.ttlMs === undefined ? {} : { ttlMs: request.ttlMs }), ...(request.telemetryName === undefined ? {} : { telemetryName: request.telemetryName }) };
     try {
-      lock = this.manager.lock(name, { ...(request.ttlMs === undefined ? {} : { ttlMs: request.ttlMs }), ...(request.telemetryName === undefined ? {} : { telemetryName: request.telemetryName }) });
+      lock = target.kind === 'semaphore' ? this.manager.semaphore(name, { ...lockOptions, permits: target.permits }) : this.manager.lock(name, lockOptions);
       const id = lock.id;
       unsubscribe = this.manager.on('notAcquired', (event) => {
         if (event.ownerId === id) {
@@ -169,8 +299,9 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
       if (onLocked === 'wait') {
         await lock.acquire(request.waitMs === undefined ? {} : { waitMs: request.waitMs });
       } else if (!(await lock.tryAcquire())) {
-        if (onLocked === 'skip') return { acquired: false, holder: describeHolder(holder ?? (holderId === undefined ? undefined : { ownerId: holderId })), closed: false };
-        throw lockedException(name, holder ?? (holderId === undefined ? undefined : { ownerId: holderId }), this.settings);
+        const seen = holder ?? (holderId === undefined ? undefined : { ownerId: holderId });
+        if (onLocked === 'skip') return { acquired: false, holder: target.kind === 'semaphore' ? `the holders of all ${target.permits} permits` : describeHolder(seen), closed: false };
+        throw lockedException(name, seen, this.settings);
       }
     } catch (error) {
       if (error instanceof S3LockClosedError && onLocked === 'skip') return { acquired: false, holder: 'nobody', closed: true };
@@ -179,7 +310,70 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
     } finally {
       unsubscribe?.();
     }
-    return { acquired: true, lock: this.methodLock(lock, request.minHoldMs) };
+    const held = lock;
+    const hold = singleHold(lockContext(held), target.kind === 'semaphore' ? 'semaphore' : 'lock');
+    return { acquired: true, lock: this.methodLock(hold, () => held.releaseIfOwner().catch((error: unknown) => this.warnReleaseFailed(name, error)), request.minHoldMs) };
+  }
+
+  /**
+   * Several names for a decorated method: the engine's multi-name `using()` (every name or none,
+   * canonical order, never holding one while waiting for another), kept open until the method's
+   * lock is released. `'throw'` and `'skip'` make one attempt (`waitMs: 0`).
+   */
+  private async acquireAllForMethod(request: MethodLockRequest, names: readonly string[]): Promise<MethodLockOutcome> {
+    const { onLocked } = request;
+    const options: S3LockUsingOptions = {
+      waitMs: onLocked === 'wait' ? request.waitMs : 0,
+      ...(request.ttlMs === undefined ? {} : { ttlMs: request.ttlMs }),
+      ...(request.telemetryName === undefined ? {} : { telemetryName: request.telemetryName }),
+    };
+    let letGo!: () => void;
+    const released = new Promise<void>((resolve) => (letGo = resolve));
+    let using!: Promise<void>;
+    let context: S3MultiLockContext;
+    try {
+      context = await new Promise<S3MultiLockContext>((resolve, reject) => {
+        using = this.manager.using(
+          names,
+          (granted) => {
+            resolve(granted);
+            return released;
+          },
+          options,
+        );
+        using.catch(reject);
+      });
+    } catch (error) {
+      if (error instanceof S3LockClosedError && onLocked === 'skip') return { acquired: false, holder: 'nobody', closed: true };
+      if (error instanceof S3LockTimeoutError) {
+        const lockName = error.lockName ?? request.name;
+        if (onLocked === 'skip') return { acquired: false, holder: describeHolder(error.holder), closed: false, lockName };
+        throw lockedException(lockName, error.holder, this.settings, onLocked === 'wait' ? { waitedMs: error.waitedMs, cause: error } : { cause: error });
+      }
+      throw error;
+    }
+    // the engine's using() releases every name (reporting failures itself) once `released` resolves
+    const end = (): void => {
+      this.pendingEnds.delete(end);
+      letGo();
+    };
+    this.pendingEnds.add(end);
+    return {
+      acquired: true,
+      lock: this.methodLock(
+        multiHold(context),
+        async () => {
+          end();
+          await using.catch(() => undefined);
+        },
+        request.minHoldMs,
+      ),
+    };
+  }
+
+  /** Queues a `@WhileLeader()` method's campaign for the bootstrap (internal: used by the explorer). */
+  campaignAtBootstrap(method: LeaderMethod): void {
+    this.leaderMethods.push(method);
   }
 
   /**
@@ -194,6 +388,7 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
     if (this.settings.warnWithoutShutdownHooks && process.listenerCount('SIGTERM') === 0) logger?.warn(noShutdownHooksMessage);
     if (!this.settings.probeOnStartup) {
       logger?.log?.(startupMessage(bucket, prefix, 'protocol chosen and probe run at first use (probeOnStartup: false)'));
+      this.startCampaigns();
       return;
     }
     let protocol: 'create-only' | 'versioned';
@@ -205,9 +400,31 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
       throw error;
     }
     logger?.log?.(storeReadyMessage(protocol, bucket, prefix, 'at start-up'));
+    this.startCampaigns();
   }
 
-  /** Releases held locks (signals abort with reason `closed`) before the application's providers shut down. */
+  /** Starts the campaigns of the `@WhileLeader()` methods (after the probe passed, so a failed start-up leaves none running). */
+  private startCampaigns(): void {
+    const logger = this.settings.logger;
+    for (const method of this.leaderMethods.splice(0)) {
+      const ttlMs = method.options.ttlMs ?? this.settings.ttlMs;
+      this.elect(method.name, {
+        ...(ttlMs === undefined ? {} : { ttlMs }),
+        telemetryName: method.telemetryName,
+        onElected: (context) => {
+          logger?.debug?.(electedMessage(method.where, method.name, context.fencingToken));
+          return runWithHold(this, singleHold(context), () => method.run(context));
+        },
+        onRevoked: (reason) => logger?.debug?.(leadershipEndedMessage(method.where, method.name, reason)),
+      });
+    }
+  }
+
+  /**
+   * Resigns every campaign of {@link elect} and `@WhileLeader()` (their terms' signals abort with
+   * reason `resigned`), then releases held locks (signals abort with reason `closed`), before the
+   * application's providers shut down; all within `shutdownTimeoutMs`.
+   */
   beforeApplicationShutdown(): Promise<void> {
     return this.shutdown();
   }
@@ -229,21 +446,32 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
     this.delayedReleases.clear();
     const timeoutMs = this.settings.shutdownTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
+    const resignThenClose = async (): Promise<void> => {
+      // resign first: another instance can lead at its next poll instead of after a TTL
+      await Promise.allSettled([...this.campaigns].map((election) => election.stop()));
+      await this.manager.close();
+    };
+    const closing = resignThenClose();
     const timedOut = await Promise.race([
-      this.manager.close().then(() => false),
+      closing.then(() => false),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(true), timeoutMs);
       }),
     ]).finally(() => clearTimeout(timer));
     if (timedOut) this.settings.logger?.warn(shutdownTimeoutMessage(timeoutMs, this.manager.heldCount));
+    // the manager released them; end the engine calls that wait for the methods' releases
+    const endAll = (): void => {
+      for (const end of [...this.pendingEnds]) end();
+    };
+    void closing.then(endAll, endAll);
   }
 
-  private methodLock(lock: S3Lock, minHoldMs: number): MethodLock {
+  /** A method's hold with `releaseNow` delayed until `minHoldMs` after now. */
+  private methodLock(hold: LockHold, releaseNow: () => Promise<void>, minHoldMs: number): MethodLock {
     const acquiredAt = performance.now();
     let released: Promise<void> | undefined;
-    const releaseNow = (): Promise<void> => lock.releaseIfOwner().catch((error: unknown) => this.warnReleaseFailed(lock.name, error));
     return {
-      context: contextOf(lock),
+      hold,
       release: () => {
         released ??= (() => {
           const remaining = Math.ceil(acquiredAt + minHoldMs - performance.now());
@@ -296,7 +524,11 @@ export class S3LockService implements OnApplicationBootstrap, BeforeApplicationS
       if (e.reason === 'closed') debug(message);
       else logger.warn(message);
     });
-    this.manager.on('storeError', (e) => logger.warn(e.error instanceof S3LockStoreError ? `"${e.name}": ${e.error.message}` : `"${e.name}": store error during ${e.operation}: ${e.error.message}`));
+    this.manager.on('storeError', (e) => {
+      // a leader's onElected / onRevoked that threw is reported by the engine as a storeError
+      if (e.operation === 'election onElected' || e.operation === 'election onRevoked') logger.warn(electionCallbackFailedMessage(e.name, e.operation.slice('election '.length), e.error));
+      else logger.warn(e.error instanceof S3LockStoreError ? `"${e.name}": ${e.error.message}` : `"${e.name}": store error during ${e.operation}: ${e.error.message}`);
+    });
     this.manager.on('serverClockSkew', (e) => logger.warn(serverClockSkewMessage(e.bucket, e.date, e.aheadMs, e.toleranceMs)));
   }
 }

@@ -12,7 +12,7 @@
 import { Controller, Get, Param, StreamableFile } from '@nestjs/common';
 import { expectTypeOf } from 'expect-type';
 import { of, type Observable } from 'rxjs';
-import { WithS3Lock, type S3LockMethodDecorator, type S3LockMethodResult } from '../../src';
+import { WhileLeader, WithS3Lock, type S3LockContext, type S3LockMethodDecorator, type S3LockMethodResult } from '../../src';
 
 // ------------------------------------------------------------------ accepted methods
 
@@ -92,6 +92,43 @@ export class Accepted {
   @WithS3Lock((id: string) => `static:${id}`)
   static async onTheClass(id: string): Promise<string> {
     return id;
+  }
+}
+
+/** Several names and semaphores. */
+export class SeveralNames {
+  @WithS3Lock(['order:1', 'wallet:2'])
+  async staticArray(): Promise<void> {}
+
+  @WithS3Lock((from: string, to: string) => [`account:${from}`, `account:${to}`])
+  async fromArguments(from: string, to: string, amount: number): Promise<string> {
+    return `${from}->${to}:${amount}`;
+  }
+
+  @WithS3Lock('exports', { permits: 3 })
+  async semaphore(): Promise<void> {}
+
+  // @ts-expect-error the name function takes a number, the method a string
+  @WithS3Lock((id: number) => [`a:${id}`, `b:${id}`])
+  async wrongArrayType(id: string): Promise<string> {
+    return id;
+  }
+}
+
+/** `@WhileLeader()`: the method takes the term's context, or nothing. */
+export class Leaders {
+  @WhileLeader('with-context')
+  async lead(context: S3LockContext): Promise<number> {
+    return context.fencingToken;
+  }
+
+  @WhileLeader(() => 'from-config', { ttlMs: 10_000 })
+  noContext(): void {}
+
+  // @ts-expect-error the method takes a number where the term's context comes
+  @WhileLeader('wrong-parameter')
+  async wrong(count: number): Promise<number> {
+    return count;
   }
 }
 
