@@ -263,6 +263,7 @@ export class S3LockManager {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const room of [...this.waitingRooms.values()]) room.close();
     this.slots.close();
     const results = await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
     for (const r of results) if (r.status === 'rejected') this.reportStoreError(undefined, 'release', r.reason);

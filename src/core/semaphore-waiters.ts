@@ -1,5 +1,5 @@
 import { KeepAlive, Notifier, jitter, unrefTimeout } from './async-tools';
-import { S3LockTimeoutError } from './errors';
+import { S3LockClosedError, S3LockTimeoutError } from './errors';
 import { isPermanent } from './lock-queue';
 import type { MonotonicClock } from './server-clock';
 
@@ -77,6 +77,12 @@ export class SemaphoreWaiters {
       this.keepAlive.hold();
       this.poll();
     });
+  }
+
+  /** The manager is closing: every waiter rejects with {@link S3LockClosedError} now. */
+  close(): void {
+    for (const w of [...this.line]) w.reject(new S3LockClosedError(this.name));
+    this.wakeUp.notify();
   }
 
   /** A permit of this name was given back in this process: try again now. */

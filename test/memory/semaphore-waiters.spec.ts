@@ -3,7 +3,7 @@
  * permit once for the first in line, whatever the number of waiters (before, each waiter polled
  * on its own, and 20 waiters cost 20 times one: the bench measured 82 requests/s against 4).
  */
-import { S3LockTimeoutError } from '../../src';
+import { S3LockClosedError, S3LockTimeoutError } from '../../src';
 import { MemoryWorld, settle, sleep, waitFor } from './support';
 
 describe('waiting semaphore instances of one manager', () => {
@@ -75,4 +75,25 @@ describe('waiting semaphore instances of one manager', () => {
     expect(hasty.isHeld || aborted.isHeld).toBe(false);
     await patient.release();
   }, 30_000);
+});
+
+describe('closing the manager of waiting semaphore instances', () => {
+  it('rejects them at once with S3LockClosedError', async () => {
+    const world = await MemoryWorld.create();
+    try {
+      const holder = world.manager();
+      const waiting = world.manager();
+      await holder.manager.semaphore('closing', { permits: 1 }).acquire();
+      const waiter = waiting.manager.semaphore('closing', { permits: 1 });
+      const pending = settle(waiter.acquire({ waitMs: 60_000 }));
+      await sleep(1_200); // the line's pause has grown to its longest
+      const started = performance.now();
+      await waiting.manager.close();
+      const result = await pending;
+      expect(performance.now() - started).toBeLessThan(300);
+      expect(!result.ok && result.error).toBeInstanceOf(S3LockClosedError);
+    } finally {
+      await world.close();
+    }
+  });
 });
