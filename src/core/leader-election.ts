@@ -119,6 +119,12 @@ export class LeaderElection implements S3Election {
         await pause(this.parts.retryMs, stop);
         continue;
       }
+      if (!lock.isHeld) {
+        // the grant died before the term could start (a stall past its deadline): no term on a
+        // dead lease; give back what may be left of it and campaign again
+        await lock.releaseIfOwner().catch((error: unknown) => this.parts.report('resign', asError(error)));
+        continue;
+      }
       await this.lead();
     }
   }
