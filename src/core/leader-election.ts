@@ -119,9 +119,9 @@ export class LeaderElection implements S3Election {
         await pause(this.parts.retryMs, stop);
         continue;
       }
-      if (!lock.isHeld) {
-        // the grant died before the term could start (a stall past its deadline): no term on a
-        // dead lease; give back what may be left of it and campaign again
+      if (stop.aborted || !lock.isHeld) {
+        // stop() came, or the grant died (a stall past its deadline), before the term could
+        // start: no term; give back what may be left of the lease (the loop ends on stop)
         await lock.releaseIfOwner().catch((error: unknown) => this.parts.report('resign', asError(error)));
         continue;
       }

@@ -46,6 +46,8 @@ export class LockSemaphore implements S3Semaphore {
   private heldPermit: number | undefined;
   private lastSignal: AbortSignal = NEVER_ABORTED;
   private readonly calls = new SerialQueue();
+  /** Rounds and give-backs in flight, also those of a wait that already ended. */
+  private inFlight: Promise<void> = Promise.resolve();
 
   constructor(private readonly parts: SemaphoreParts) {
     this.name = parts.name;
@@ -79,10 +81,11 @@ export class LockSemaphore implements S3Semaphore {
 
   tryAcquire(): Promise<boolean> {
     return this.calls.run(async () => {
+      await this.settledRounds();
       if (this.isHeld) return this.held!.tryAcquire();
       this.forget();
       await this.parts.settle();
-      return this.round();
+      return this.round(() => true);
     });
   }
 
@@ -91,16 +94,17 @@ export class LockSemaphore implements S3Semaphore {
     const signal = options.signal;
     return this.calls.run(async () => {
       signal?.throwIfAborted();
+      await this.settledRounds();
       if (this.isHeld) return this.held!.acquire();
       this.forget();
       const started = this.parts.mono.now();
       await this.parts.settle();
       if (waitMs === 0) {
-        if (await this.round()) return;
+        if (await this.round(() => true)) return;
         throw new S3LockTimeoutError(this.name, Math.round(this.parts.mono.now() - started), undefined);
       }
       const left = waitMs - (this.parts.mono.now() - started);
-      await this.parts.waiters().wait({ round: () => this.round(), giveBack: () => this.releaseIfOwner() }, Math.max(0, left), signal);
+      await this.parts.waiters().wait({ round: (stillWanted) => this.round(stillWanted), giveBack: () => this.track(() => this.releaseIfOwner()) }, Math.max(0, left), signal);
     });
   }
 
@@ -137,21 +141,49 @@ export class LockSemaphore implements S3Semaphore {
     await this.held.extend();
   }
 
-  /** One attempt per permit, from a random permit on; true when one was won. */
-  private async round(): Promise<boolean> {
-    const { permitLocks } = this.parts;
-    const start = Math.floor(Math.random() * permitLocks.length);
-    for (let i = 0; i < permitLocks.length; i++) {
-      const permit = (start + i) % permitLocks.length;
-      const lock = permitLocks[permit]!;
-      if (await lock.tryAcquire()) {
+  /**
+   * One attempt per permit, from a random permit on; true when one was won and taken by this
+   * instance. A permit won once `stillWanted()` is false (the wait it was for ended meanwhile) is
+   * released, never taken. Tracked: the instance's next call waits for it to settle, so that a
+   * round of a wait that already ended never runs beside a new attempt on the same permit locks.
+   */
+  private round(stillWanted: () => boolean): Promise<boolean> {
+    return this.track(async () => {
+      const { permitLocks } = this.parts;
+      const start = Math.floor(Math.random() * permitLocks.length);
+      for (let i = 0; i < permitLocks.length; i++) {
+        const permit = (start + i) % permitLocks.length;
+        const lock = permitLocks[permit]!;
+        if (!(await lock.tryAcquire())) continue;
+        if (!stillWanted()) {
+          await lock.releaseIfOwner();
+          this.parts.gaveBack();
+          return false;
+        }
         this.held = lock;
         this.heldPermit = permit;
         this.lastSignal = lock.signal;
         return true;
       }
-    }
-    return false;
+      return false;
+    });
+  }
+
+  /** Runs `fn` as this instance's work in flight (see {@link settledRounds}). */
+  private track<T>(fn: () => Promise<T>): Promise<T> {
+    const run = fn();
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    const before = this.inFlight;
+    this.inFlight = Promise.all([before, settled]).then(() => undefined);
+    return run;
+  }
+
+  /** Waits for rounds (and give-backs) still running for waits that already ended. */
+  private async settledRounds(): Promise<void> {
+    await this.inFlight;
   }
 
   private forget(): void {

@@ -8,8 +8,11 @@ const FIRST_POLL_MS = 50;
 
 /** One waiting semaphore instance: its round (one try per permit) wins a permit for it. */
 export interface SemaphoreWaiter {
-  /** One try of each permit for this instance; true when it won one. */
-  round(): Promise<boolean>;
+  /**
+   * One try of each permit for this instance; true when it won one and took it. A permit won once
+   * `stillWanted()` is false (the wait ended meanwhile) is given back by the round itself.
+   */
+  round(stillWanted: () => boolean): Promise<boolean>;
   /** Gives back a permit won after the wait had ended (timed out, aborted). */
   giveBack(): Promise<void>;
 }
@@ -110,7 +113,7 @@ export class SemaphoreWaiters {
       const head = this.line[0]!;
       let won: boolean;
       try {
-        won = await head.waiter.round();
+        won = await head.waiter.round(() => !head.done);
       } catch (error) {
         if (isPermanent(error)) throw error;
         this.storeError('acquire', error);
