@@ -61,6 +61,8 @@ function history(
     resource: { accepted: 0, rejected: 0, byName: {} },
     bounds: { acquireSlackMs: 3_000, attemptBoundMs: 9_000, lossAfterResumeMs: 500, requestTimeoutMs: 2_000, interferenceSlackMs: 500 },
     operations: parts.operations ?? [],
+    semaphores: { sem: 2 },
+    elections: ['leader'],
   };
   return {
     run,
@@ -69,6 +71,26 @@ function history(
     crashes: parts.crashes ?? [],
     done: workers.map((w) => ({ type: 'done' as const, worker: w.index, pid: w.pid, at: 10_000, counts: {} })),
   };
+}
+
+/** A section of permit `permit` of semaphore "sem" (2 permits): the lock "sem#permit-<permit>". */
+function permitSection(worker: number, permit: number, token: number | null, start: number, end: number, extra: Partial<SectionRecord> = {}): SectionRecord {
+  return section(worker, `sem#permit-${permit}`, token, start, end, { kind: 'permit', semaphore: 'sem', permits: 2, permit, ...extra });
+}
+
+/** A multi-name section over `tokens`' names (name -> token), each lease with its own loss time (`lossAt`: name -> time). */
+function multiSection(worker: number, tokens: Record<string, number>, start: number, end: number, extra: Partial<SectionRecord> & { lossAt?: number | null } = {}, losses: Record<string, number> = {}): SectionRecord {
+  const names = Object.keys(tokens).sort();
+  const leases = Object.fromEntries(
+    names.map((n) => [n, { token: tokens[n]!, leaseId: `lease-${n}-${tokens[n]}`, ownerId: `owner-${worker}-${n}`, lossAt: losses[n] ?? null, lossReason: losses[n] === undefined ? null : 'taken-over', heldAtStart: true }]),
+  );
+  const writes = names.map((n) => ({ sentAt: start + 1, at: start + 2, name: n, token: tokens[n]!, accepted: true, highest: tokens[n]! }));
+  return section(worker, names.join('+'), null, start, end, { kind: 'multi', api: 'using', names, leases, heldAtStart: null, writes, leaseId: null, ownerId: null, ...extra });
+}
+
+/** A leadership term of the election "leader". */
+function term(worker: number, token: number | null, start: number, end: number, extra: Partial<SectionRecord> = {}): SectionRecord {
+  return section(worker, 'leader', token, start, end, { kind: 'term', api: 'elect', ...extra });
 }
 
 function op(kind: OperationRecord['kind'], startAt: number, endAt: number, extra: Partial<OperationRecord> = {}): OperationRecord {
@@ -439,6 +461,171 @@ describe('checkHistory', () => {
     it('flags a worker that exited 0 without its done record', () => {
       const h = history();
       expect(rules({ ...h, done: h.done.slice(1) })).toEqual(['crash']);
+    });
+  });
+
+  describe('semaphore-capacity', () => {
+    it('passes two holders of a 2-permit semaphore at once, on different permits, and counts sections by kind', () => {
+      const h = history({ sections: [permitSection(0, 0, 1, 100, 300), permitSection(1, 1, 1, 200, 400), permitSection(0, 0, 2, 350, 500, { askedAt: 250 })] });
+      const result = checkHistory(h);
+      expect(result.violations).toEqual([]);
+      expect(result.stats.sectionsByKind).toEqual({ lock: 0, permit: 3, multi: 0, term: 0 });
+      expect(result.stats.semaphorePeakHolders).toEqual({ sem: 2 });
+    });
+
+    it('flags a third holder at once (it shares a permit, so mutual exclusion on that permit fails too)', () => {
+      const h = history({ sections: [permitSection(0, 0, 1, 100, 400), permitSection(1, 1, 1, 150, 400), permitSection(2, 0, 2, 200, 300)], workers: [workerInfo(0), workerInfo(1), workerInfo(2)] });
+      const v = checkHistory(h).violations;
+      expect(v.map((x) => x.rule)).toEqual(expect.arrayContaining(['semaphore-capacity', 'mutual-exclusion']));
+      const capacity = v.filter((x) => x.rule === 'semaphore-capacity');
+      expect(capacity).toHaveLength(1);
+      expect(capacity[0]!.message).toContain('3 holders believed they held a permit at 200.0, more than its 2 permits');
+      expect(v.find((x) => x.rule === 'mutual-exclusion')!.name).toBe('sem#permit-0');
+    });
+
+    it('flags a permit outside the semaphore, or held under another permit\'s lock name, even without an overlap', () => {
+      expect(rules(history({ sections: [permitSection(0, 2, 1, 100, 200)] }))).toEqual(['semaphore-capacity']);
+      const misnamed = permitSection(0, 1, 1, 100, 200, { name: 'sem#permit-0' });
+      expect(checkHistory(history({ sections: [misnamed] })).violations.map((x) => x.message)).toEqual([expect.stringContaining('as permit 1 (its lock is "sem#permit-1")')]);
+    });
+
+    it('excuses a paused holder over capacity whose signal fired right after SIGCONT (as mutual exclusion does), and counts it', () => {
+      // worker 0 held permit 0 and was stopped past its lease; worker 1 took permit 0 over, worker 2 took permit 1
+      const pauses = [{ pid: 100, worker: 0, stopAt: 150, contAt: 5_000 }];
+      const h = history({
+        sections: [permitSection(0, 0, 1, 100, 5_010, { lossAt: 5_004, lossReason: 'deadline-passed' }), permitSection(1, 0, 2, 4_000, 4_500, { askedAt: 120 }), permitSection(2, 1, 1, 4_100, 4_400)],
+        pauses,
+        workers: [workerInfo(0), workerInfo(1), workerInfo(2)],
+      });
+      const result = checkHistory(h);
+      expect(result.violations).toEqual([]);
+      expect(result.stats.capacityOverlapsExcused).toBe(1);
+      expect(result.stats.semaphorePeakHolders).toEqual({ sem: 3 });
+      // the same without the pause: over capacity
+      expect(rules({ ...h, run: { ...h.run, pauses: [] } })).toContain('semaphore-capacity');
+    });
+
+    it('excuses a holder over capacity whose permit was force-released, within one TTL', () => {
+      const h = history({
+        sections: [permitSection(0, 0, 1, 100, 2_000, { lossAt: 1_900, lossReason: 'taken-over' }), permitSection(1, 0, 3, 1_000, 1_200), permitSection(2, 1, 1, 1_050, 1_150)],
+        operations: [op('force-release', 800, 900, { name: 'sem#permit-0' })],
+        workers: [workerInfo(0), workerInfo(1), workerInfo(2)],
+      });
+      const result = checkHistory(h);
+      expect(result.violations).toEqual([]);
+      expect(result.stats.capacityOverlapsExcused).toBe(1);
+      // a force release of another permit excuses nothing
+      expect(rules({ ...h, run: { ...h.run, operations: [op('force-release', 800, 900, { name: 'sem#permit-1' })] } })).toEqual(expect.arrayContaining(['semaphore-capacity', 'mutual-exclusion']));
+    });
+
+    it('judges fencing order per permit: tokens of different permits are unrelated', () => {
+      const ok = history({ sections: [permitSection(0, 0, 5, 100, 200), permitSection(1, 1, 3, 300, 400), permitSection(0, 0, 6, 500, 600)] });
+      expect(rules(ok)).toEqual([]);
+      const inverted = history({ sections: [permitSection(0, 1, 5, 100, 200), permitSection(1, 1, 3, 300, 400)] });
+      const v = checkHistory(inverted).violations;
+      expect(v.map((x) => x.rule)).toEqual(['fencing-order']);
+      expect(v[0]!.name).toBe('sem#permit-1');
+      expect(rules(history({ sections: [permitSection(0, 0, 4, 100, 200), permitSection(1, 0, 4, 300, 400)] }))).toEqual(['fencing-order']);
+    });
+
+    it('bounds a permit attempt by one single attempt per permit (and the settlement of the permits at a first use)', () => {
+      const permit = (askedAt: number, doneAt: number, waitMs: number, extra: Partial<AttemptRecord> = {}): AttemptRecord =>
+        attempt(0, askedAt, doneAt, waitMs, { kind: 'permit', name: 'sem', permits: 2, ...extra });
+      // tryAcquire: 2 permits x 9 s
+      expect(rules(history({ attempts: [permit(0, 17_000, 0, { api: 'tryAcquire', outcome: 'not-acquired' })] }))).toEqual([]);
+      expect(rules(history({ attempts: [permit(0, 19_000, 0, { api: 'tryAcquire', outcome: 'not-acquired' })] }))).toEqual(['acquire-overrun']);
+      // acquire(): waitMs + 3 s + 9 s; settling adds four request timeouts (8 s)
+      expect(rules(history({ attempts: [permit(0, 13_500, 1_000, { outcome: 'timeout' })] }))).toEqual(['acquire-overrun']);
+      expect(rules(history({ attempts: [permit(0, 13_500, 1_000, { outcome: 'timeout', settles: true })] }))).toEqual([]);
+    });
+  });
+
+  describe('multi-name sections', () => {
+    it('counts each name of a multi-name section as a section of that name, and passes when none overlaps', () => {
+      const h = history({
+        sections: [multiSection(0, { a: 1, b: 1 }, 100, 200), section(1, 'a', 2, 250, 300), section(1, 'c', 1, 120, 180), multiSection(1, { b: 2, c: 2 }, 350, 400)],
+        attempts: [attempt(0, 95, 100, 1_000, { kind: 'multi', name: 'b+a', names: ['b', 'a'], api: 'using' })],
+      });
+      const result = checkHistory(h);
+      expect(result.violations).toEqual([]);
+      expect(result.stats.sections).toBe(4);
+      expect(result.stats.lockSections).toBe(6);
+      expect(result.stats.sectionsByKind).toEqual({ lock: 2, permit: 0, multi: 2, term: 0 });
+    });
+
+    it('flags an overlap on one of its names with a section of that name', () => {
+      const h = history({ sections: [multiSection(0, { a: 1, b: 1 }, 100, 300), section(1, 'b', 2, 200, 400)] });
+      const v = checkHistory(h).violations.filter((x) => x.rule === 'mutual-exclusion');
+      expect(v).toHaveLength(1);
+      expect(v[0]!.name).toBe('b');
+      expect(v[0]!.message).toContain('in using([a, b])');
+    });
+
+    it('flags two multi-name sections that overlap on a shared name', () => {
+      const h = history({ sections: [multiSection(0, { a: 1, b: 1 }, 100, 300), multiSection(1, { b: 2, c: 1 }, 200, 400)] });
+      const v = checkHistory(h).violations.filter((x) => x.rule === 'mutual-exclusion');
+      expect(v.map((x) => x.name)).toEqual(['b']);
+    });
+
+    it("uses each name's own loss time: a loss of b does not end the belief in a", () => {
+      // worker 0's lease of a signalled its loss at 250 and worker 1 took a at 260; worker 0 still held b
+      const lossOfA = multiSection(0, { a: 1, b: 1 }, 100, 400, { askedAt: -5_000 }, { a: 250 });
+      expect(rules(history({ sections: [lossOfA, section(1, 'a', 2, 260, 300)] }))).toEqual([]);
+      expect(rules(history({ sections: [lossOfA, section(1, 'b', 2, 260, 300)] }))).toContain('mutual-exclusion');
+    });
+
+    it('flags a name whose token does not increase, and a rejected write of a name whose lease never signalled its loss', () => {
+      const h = history({ sections: [section(1, 'b', 5, 100, 200), multiSection(0, { a: 1, b: 3 }, 300, 400)] });
+      const v = checkHistory(h).violations;
+      expect(v.map((x) => [x.rule, x.name])).toEqual([['fencing-order', 'b']]);
+      const rejected = multiSection(0, { a: 1, b: 3 }, 300, 400, {
+        writes: [
+          { sentAt: 301, at: 302, name: 'a', token: 1, accepted: true, highest: 1 },
+          { sentAt: 301, at: 302, name: 'b', token: 3, accepted: false, highest: 4 },
+        ],
+      });
+      expect(checkHistory(history({ sections: [rejected] })).violations.map((x) => [x.rule, x.name])).toEqual([['loss-not-signalled', 'b']]);
+    });
+
+    it('bounds a multi-name using() by waitMs + slack + one single attempt per further name + one for the releases of a failed round', () => {
+      const multi = (doneAt: number, waitMs: number, outcome: AttemptRecord['outcome']): AttemptRecord =>
+        attempt(0, 0, doneAt, waitMs, { kind: 'multi', name: 'b+a', names: ['b', 'a'], api: 'using', outcome });
+      // the bounds of a 3 s TTL: slack 3 s, a single attempt 3 s
+      const withBounds = (h: History): History => ({ ...h, run: { ...h.run, bounds: { ...h.run.bounds, attemptBoundMs: 3_000 } } });
+      const judge = (a: AttemptRecord): ViolationRule[] => rules(withBounds(history({ attempts: [a] })));
+      // waitMs 3 s + 3 s slack + 3 s (the second name) + 3 s (releases) = 12 s
+      expect(judge(multi(12_000, 3_000, 'timeout'))).toEqual([]);
+      // callers in a deadlock never return; one that waited the whole waitMs for each name in turn is past it too
+      expect(judge(multi(12_500, 3_000, 'timeout'))).toEqual(['acquire-overrun']);
+      expect(judge(multi(9_500, 0, 'timeout'))).toEqual(['acquire-overrun']);
+      expect(judge(multi(8_500, 0, 'lost'))).toEqual([]);
+      expect(checkHistory(withBounds(history({ attempts: [multi(5_000, 3_000, 'acquired')] }))).stats.worstOverrunByKind).toEqual({ permit: null, multi: 2_000 });
+    });
+  });
+
+  describe('election terms', () => {
+    it('passes terms one after another with increasing tokens', () => {
+      const h = history({ sections: [term(0, 1, 100, 200), term(1, 2, 700, 900, { askedAt: 150 }), term(0, 3, 1_300, 1_400, { askedAt: 900 })] });
+      const result = checkHistory(h);
+      expect(result.violations).toEqual([]);
+      expect(result.stats.sectionsByKind).toEqual({ lock: 0, permit: 0, multi: 0, term: 3 });
+    });
+
+    it('flags two leaders at once (mutual exclusion on the election name)', () => {
+      const v = checkHistory(history({ sections: [term(0, 1, 100, 400), term(1, 2, 200, 300)] })).violations;
+      expect(v.map((x) => x.rule)).toEqual(expect.arrayContaining(['mutual-exclusion']));
+      expect(v.find((x) => x.rule === 'mutual-exclusion')!.message).toMatch(/^"leader": .*a term\) still believed/);
+    });
+
+    it('flags a term whose token does not exceed an earlier term\'s (fencing order on the election name)', () => {
+      expect(rules(history({ sections: [term(0, 4, 100, 200), term(1, 3, 700, 800)] }))).toEqual(['fencing-order']);
+      expect(rules(history({ sections: [term(0, 4, 100, 200), term(1, 4, 700, 800)] }))).toEqual(['fencing-order']);
+    });
+
+    it('excuses a leader paused past its term whose signal fired right after SIGCONT', () => {
+      const pauses = [{ pid: 100, worker: 0, stopAt: 150, contAt: 5_000 }];
+      const h = history({ sections: [term(0, 1, 100, 5_010, { lossAt: 5_004, lossReason: 'deadline-passed' }), term(1, 2, 4_000, 4_100, { askedAt: 120 })], pauses });
+      expect(rules(h)).toEqual([]);
     });
   });
 

@@ -26,6 +26,25 @@
  *  - early-takeover     no lease is taken over while its last confirmed write (the grant or a
  *                       renewal) may be younger than the TTL: that write was sent at or after a
  *                       bound the worker observed, and a higher token started before bound + TTL.
+ *  - semaphore-capacity never more than `permits` holders of a semaphore believe they hold a permit
+ *                       at once (run.semaphores), with the excuses of mutual-exclusion for each
+ *                       stale holder (paused, force-released, across a record loss); and a permit
+ *                       section's permit is one of the semaphore's (0 <= permit < permits) and its
+ *                       lock name is that permit's (`<semaphore>#permit-<permit>`).
+ *
+ * Sections of every kind (history.ts, SectionKind) are judged by the per-name rules above under a
+ * lock name:
+ *  - a permit section under its permit's lock name `<semaphore>#permit-<i>`: mutual exclusion and
+ *    fencing order per permit (tokens of different permits are unrelated);
+ *  - a multi-name section under each of its names, with that name's token, lease, loss time and
+ *    writes (lockSections): no overlap with any other holder of any of its names, tokens
+ *    increasing per name. acquire-overrun bounds a multi-name using() by its waitMs + slack plus,
+ *    per further name, one single attempt, plus one for the releases of a failed round: callers
+ *    in a deadlock never return, and break that bound;
+ *  - an election term under the election's name: at most one leader at a time is
+ *    mutual-exclusion, term tokens increasing is fencing-order.
+ * A permit attempt may try each permit once per round (and settle the permits with the store at a
+ * manager's first use): its bound adds one single attempt per further permit (and four requests).
  *
  * Operator interference (run.operations): an overlap with a holder that was force-released, or that
  * held across a record loss, is excused when the stale holder's belief ended within one TTL (plus
@@ -33,7 +52,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AttemptOutcome, AttemptRecord, CrashRecord, DoneRecord, History, OperationRecord, PauseRecord, RunRecord, SectionRecord, WorkerLogRecord } from './history';
+import { SECTION_KINDS, type AttemptOutcome, type AttemptRecord, type CrashRecord, type DoneRecord, type History, type OperationRecord, type PauseRecord, type RunRecord, type SectionKind, type SectionRecord, type WorkerLogRecord } from './history';
 
 export type ViolationRule =
   | 'mutual-exclusion'
@@ -44,7 +63,8 @@ export type ViolationRule =
   | 'crash'
   | 'loss-unnoticed'
   | 'fencing-after-loss'
-  | 'early-takeover';
+  | 'early-takeover'
+  | 'semaphore-capacity';
 
 export const VIOLATION_RULES: readonly ViolationRule[] = [
   'mutual-exclusion',
@@ -56,6 +76,7 @@ export const VIOLATION_RULES: readonly ViolationRule[] = [
   'loss-unnoticed',
   'fencing-after-loss',
   'early-takeover',
+  'semaphore-capacity',
 ];
 
 /** Used when an older run.json has no such bound. */
@@ -79,7 +100,12 @@ export interface Distribution {
 }
 
 export interface CheckStats {
+  /** Critical sections logged (a multi-name section counts once). */
   readonly sections: number;
+  /** Critical sections by kind: lock, permit, multi(-name), term (of the election). */
+  readonly sectionsByKind: Readonly<Record<SectionKind, number>>;
+  /** Sections per lock name as the per-name rules judge them (a multi-name section once per name). */
+  readonly lockSections: number;
   readonly sectionsByApi: Readonly<Record<string, number>>;
   readonly attempts: number;
   readonly attemptsByOutcome: Readonly<Record<AttemptOutcome, number>>;
@@ -107,6 +133,10 @@ export interface CheckStats {
   readonly sameSecondLossesExcused: number;
   /** Attempts over their time bound that overlapped a record loss (+ TTL): the store did not answer then. */
   readonly lossOverrunsExcused: number;
+  /** Moments a semaphore had more believing holders than permits, all excused (a stale holder paused, force-released or across a record loss). */
+  readonly capacityOverlapsExcused: number;
+  /** Most holders of each semaphore at once (excused stale holders included). */
+  readonly semaphorePeakHolders: Readonly<Record<string, number>>;
   /** Operator actions by kind (force-release, wipe, recreate-bucket). */
   readonly operations: Readonly<Record<string, number>>;
   /**
@@ -122,6 +152,8 @@ export interface CheckStats {
   readonly worstAcquireOverrunMs: number | null;
   /** Longest tryAcquire(), pauses not counted. */
   readonly worstTryAcquireMs: number | null;
+  /** Permit and multi-name attempts: largest elapsed - waitMs (a single attempt's elapsed time), pauses not counted. */
+  readonly worstOverrunByKind: Readonly<Record<'permit' | 'multi', number | null>>;
 }
 
 export interface CheckResult {
@@ -189,7 +221,8 @@ export function checkHistory(history: History): CheckResult {
     );
   const withinOneTtl = (o: OperationRecord, t: number): boolean => t <= o.endAt + ttlMs + slackMs;
 
-  const byName = groupBy(history.sections, (s) => s.name);
+  const judged = lockSections(history.sections);
+  const byName = groupBy(judged, (s) => s.name);
   let pausedOverlapsExcused = 0;
   let worstLossAfterResumeMs: number | null = null;
   const takenOver = new Set<SectionRecord>();
@@ -256,8 +289,8 @@ export function checkHistory(history: History): CheckResult {
           pids: [stale.pid, fresh.pid],
           tokens: [stale.token, fresh.token],
           message:
-            `"${name}": worker ${stale.worker} (pid ${stale.pid}, token ${String(stale.token)}, ${stale.start.toFixed(1)}..${stale.end.toFixed(1)}) ` +
-            `still believed it held the lock when worker ${fresh.worker} (pid ${fresh.pid}, token ${String(fresh.token)}) started at ${fresh.start.toFixed(1)}: ${lateBy}${note}`,
+            `"${name}": worker ${stale.worker} (pid ${stale.pid}, token ${String(stale.token)}, ${stale.start.toFixed(1)}..${stale.end.toFixed(1)}${held(stale)}) ` +
+            `still believed it held the lock when worker ${fresh.worker} (pid ${fresh.pid}, token ${String(fresh.token)}${held(fresh)}) started at ${fresh.start.toFixed(1)}: ${lateBy}${note}`,
         });
       }
     }
@@ -385,9 +418,60 @@ export function checkHistory(history: History): CheckResult {
     }
   }
 
+  // semaphore capacity: at each start of a permit section, the believing holders of its semaphore
+  // (stale ones that mutual-exclusion would excuse left out) are at most its permits
+  let capacityOverlapsExcused = 0;
+  const semaphorePeakHolders: Record<string, number> = {};
+  const permitSections = history.sections.filter((s) => s.kind === 'permit');
+  for (const [semaphore, list] of groupBy(permitSections, (s) => s.semaphore ?? s.name.replace(/#permit-\d+$/, ''))) {
+    const permits = history.run.semaphores?.[semaphore] ?? Math.max(...list.map((s) => s.permits ?? 1));
+    const sections = [...list].sort((a, b) => a.start - b.start || (a.token ?? 0) - (b.token ?? 0));
+    for (const s of sections) {
+      const expected = `${semaphore}#permit-${String(s.permit)}`;
+      const wrong =
+        s.permit === undefined || !Number.isInteger(s.permit) || s.permit < 0 || s.permit >= permits
+          ? `permit ${String(s.permit)}, not one of the ${permits} permits`
+          : s.name !== expected
+            ? `the lock "${s.name}" as permit ${s.permit} (its lock is "${expected}")`
+            : s.permits !== undefined && s.permits !== permits
+              ? `a permit of an instance with ${s.permits} permits, where the semaphore has ${permits}`
+              : undefined;
+      if (wrong) {
+        violations.push({ rule: 'semaphore-capacity', name: semaphore, at: s.start, pids: [s.pid], tokens: [s.token], message: `"${semaphore}": worker ${s.worker} (pid ${s.pid}, token ${String(s.token)}) held ${wrong}, at ${s.start.toFixed(1)}` });
+      }
+    }
+    let peak = 0;
+    for (const fresh of sections) {
+      if (beliefEnd(fresh) <= fresh.start) continue; // it knew it had lost before it began
+      const others = sections.filter((s) => s !== fresh && s.start <= fresh.start && fresh.start < beliefEnd(s));
+      peak = Math.max(peak, others.length + 1);
+      if (others.length + 1 <= permits) continue;
+      const excused = (stale: SectionRecord): boolean => {
+        if (pauseExcuse(stale, fresh)) return true;
+        const overlapEnd = Math.min(beliefEnd(stale), beliefEnd(fresh));
+        return interference(stale.name, stale, fresh.start).some((o) => withinOneTtl(o, overlapEnd));
+      };
+      const believing = others.filter((s) => !excused(s));
+      if (believing.length + 1 <= permits) {
+        capacityOverlapsExcused++;
+        continue;
+      }
+      const holders = [...believing, fresh].map((s) => `worker ${s.worker} (pid ${s.pid}) ${s.name} token ${String(s.token)} from ${s.start.toFixed(1)}`);
+      violations.push({
+        rule: 'semaphore-capacity',
+        name: semaphore,
+        at: fresh.start,
+        pids: [...believing, fresh].map((s) => s.pid),
+        tokens: [...believing, fresh].map((s) => s.token),
+        message: `"${semaphore}": ${believing.length + 1} holders believed they held a permit at ${fresh.start.toFixed(1)}, more than its ${permits} permits: ${holders.join('; ')}`,
+      });
+    }
+    semaphorePeakHolders[semaphore] = peak;
+  }
+
   // every loss signalled: taken-over sections and sections with a rejected write (a section that
   // ended within one TTL of a force release or record loss in its time may not have learnt it yet)
-  for (const s of history.sections) {
+  for (const s of judged) {
     const rejected = s.writes.filter((w) => w.accepted === false);
     const interfered = interference(s.name, s, s.end).some((o) => withinOneTtl(o, s.end));
     if ((takenOver.has(s) || rejected.length > 0) && s.lossAt === null && !interfered) {
@@ -407,15 +491,23 @@ export function checkHistory(history: History): CheckResult {
   }
 
   // acquisitions end within waitMs + slack; a single attempt (tryAcquire, or waitMs 0, which makes
-  // exactly one attempt) within one attempt's bound: its requests are bounded by request timeouts
+  // exactly one attempt) within one attempt's bound: its requests are bounded by request timeouts.
+  // A permit attempt tries each permit once per round, a multi-name one each further name once
+  // after its wait (and releases what a failed round took): one more attempt's bound each.
   let worstAcquireOverrunMs: number | null = null;
   let worstTryAcquireMs: number | null = null;
+  const worstOverrunByKind: Record<'permit' | 'multi', number | null> = { permit: null, multi: null };
   for (const a of history.attempts) {
     const elapsed = a.doneAt - a.askedAt - pauses.pausedMs(a.pid, a.askedAt, a.doneAt);
     const single = a.api === 'tryAcquire' || a.waitMs === 0;
-    const limit = single ? attemptBoundMs : a.waitMs + acquireSlackMs;
-    if (single) worstTryAcquireMs = Math.max(worstTryAcquireMs ?? elapsed, elapsed);
-    else worstAcquireOverrunMs = Math.max(worstAcquireOverrunMs ?? elapsed - a.waitMs, elapsed - a.waitMs);
+    const names = a.kind === 'multi' ? new Set(a.names ?? [a.name]).size : 1;
+    const tries = a.kind === 'permit' ? Math.max(1, a.permits ?? 1) : names;
+    const extraMs = (tries - 1) * attemptBoundMs + (names > 1 ? attemptBoundMs : 0) + (a.kind === 'permit' && a.settles ? 4 * requestTimeoutMs : 0);
+    const limit = (single ? attemptBoundMs : a.waitMs + acquireSlackMs) + extraMs;
+    const over = single ? elapsed : elapsed - a.waitMs;
+    if (a.kind === 'permit' || a.kind === 'multi') worstOverrunByKind[a.kind] = Math.max(worstOverrunByKind[a.kind] ?? over, over);
+    else if (single) worstTryAcquireMs = Math.max(worstTryAcquireMs ?? elapsed, elapsed);
+    else worstAcquireOverrunMs = Math.max(worstAcquireOverrunMs ?? over, over);
     if (elapsed > limit) {
       // during a record loss the proxy holds requests while the bucket is re-created (a store that
       // does not answer): the time bounds assume one that does
@@ -423,13 +515,14 @@ export function checkHistory(history: History): CheckResult {
         lossOverrunsExcused++;
         continue;
       }
-      const bound = single ? `${attemptBoundMs}` : `waitMs + ${acquireSlackMs}`;
+      const bound = single ? `${attemptBoundMs + extraMs}` : `waitMs + ${acquireSlackMs + extraMs}`;
+      const what = a.kind === 'permit' ? `semaphore ${a.api}()` : a.kind === 'multi' ? `using([${(a.names ?? []).join(', ')}])` : `${a.api}()`;
       violations.push({
         rule: 'acquire-overrun',
         name: a.name,
         at: a.doneAt,
         pids: [a.pid],
-        message: `"${a.name}": ${a.api}() of worker ${a.worker} (pid ${a.pid}) with waitMs ${a.waitMs} took ${fmt(elapsed)} ms (outcome ${a.outcome}${a.errorName ? ` ${a.errorName}` : ''}), more than ${bound}`,
+        message: `"${a.name}": ${what} of worker ${a.worker} (pid ${a.pid}) with waitMs ${a.waitMs} took ${fmt(elapsed)} ms (outcome ${a.outcome}${a.errorName ? ` ${a.errorName}` : ''}), more than ${bound}`,
       });
     }
   }
@@ -454,11 +547,14 @@ export function checkHistory(history: History): CheckResult {
     violationsByRule,
     stats: {
       sections: history.sections.length,
+      sectionsByKind: { ...(Object.fromEntries(SECTION_KINDS.map((k) => [k, 0])) as Record<SectionKind, number>), ...countBy(history.sections, kindOf) },
+      lockSections: judged.length,
       sectionsByApi: countBy(history.sections, (s) => s.api),
       attempts: history.attempts.length,
-      attemptsByOutcome: { acquired: 0, timeout: 0, 'not-acquired': 0, 'store-error': 0, error: 0, ...countBy(history.attempts, (a) => a.outcome) },
+      attemptsByOutcome: { acquired: 0, timeout: 0, 'not-acquired': 0, 'store-error': 0, lost: 0, error: 0, ...countBy(history.attempts, (a) => a.outcome) },
+      // per lease: a multi-name section's names each count
       lossesByReason: countBy(
-        history.sections.filter((s) => s.lossAt !== null),
+        judged.filter((s) => s.lossAt !== null),
         (s) => s.lossReason ?? 'unknown',
       ),
       writes: {
@@ -474,13 +570,65 @@ export function checkHistory(history: History): CheckResult {
       forcedInversionsExcused,
       sameSecondLossesExcused,
       lossOverrunsExcused,
+      capacityOverlapsExcused,
+      semaphorePeakHolders,
       operations: countBy(operations, (o) => o.kind),
-      resumedBeforeLoss: resumedBeforeLoss(history.sections, pauses, history.run.ttlMs),
+      resumedBeforeLoss: resumedBeforeLoss(judged, pauses, history.run.ttlMs),
       ...handOffs(byName, pauses),
       worstAcquireOverrunMs,
       worstTryAcquireMs,
+      worstOverrunByKind,
     },
   };
+}
+
+/** What a section held (logs of older runs have no kind: a lock). */
+export function kindOf(s: SectionRecord): SectionKind {
+  return s.kind ?? 'lock';
+}
+
+/**
+ * The sections as the per-name rules judge them: one per lock name held. A multi-name section
+ * becomes one section per name, with that name's token, lease, loss time, `isHeld` at the start,
+ * renewals and writes (its start, end and everything else shared); every other section is its own.
+ */
+export function lockSections(sections: readonly SectionRecord[]): SectionRecord[] {
+  const out: SectionRecord[] = [];
+  for (const s of sections) {
+    if (kindOf(s) !== 'multi') {
+      out.push(s);
+      continue;
+    }
+    const leases = s.leases ?? {};
+    for (const name of s.names ?? Object.keys(leases)) {
+      const lease = leases[name];
+      out.push({
+        ...s,
+        name,
+        token: lease?.token ?? null,
+        leaseId: lease?.leaseId ?? null,
+        ownerId: lease?.ownerId ?? null,
+        lossAt: lease?.lossAt ?? null,
+        lossReason: lease?.lossReason ?? null,
+        heldAtStart: lease?.heldAtStart ?? null,
+        renewals: lease?.renewals ?? [],
+        writes: s.writes.filter((w) => w.name === undefined || w.name === name),
+      });
+    }
+  }
+  return out;
+}
+
+/** How a section held its name, for messages (empty for a lock). */
+function held(s: SectionRecord): string {
+  switch (kindOf(s)) {
+    case 'multi':
+      return `, in using([${(s.names ?? []).join(', ')}])`;
+    case 'term':
+      return ', a term';
+    default:
+      return '';
+  }
 }
 
 /** Hand-off and takeover delays between consecutive holders (token order) of each name. */

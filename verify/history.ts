@@ -8,8 +8,36 @@
  * CLOCK_MONOTONIC), comparable across processes on one machine.
  */
 
-/** How a worker asked for the lock. */
-export type AcquireApi = 'acquire' | 'using' | 'tryAcquire';
+/** How a worker asked for the lock (`elect`: a leadership term of `manager.elect()`). */
+export type AcquireApi = 'acquire' | 'using' | 'tryAcquire' | 'elect';
+
+/**
+ * What a section held (absent in logs of older runs: a lock):
+ * - `lock`: one lock name (`manager.lock()` or `using(name)`);
+ * - `permit`: a permit of a semaphore (`manager.semaphore()`); its `name` is the permit's lock
+ *   name `<semaphore>#permit-<i>`, so that every per-name rule applies to the permit;
+ * - `multi`: a multi-name `using([a, b])`; its `names` and `leases` give each name's lease, and
+ *   the checker counts each name as a section of that name;
+ * - `term`: a leadership term of `manager.elect()`; its `name` is the election's lock name.
+ */
+export type SectionKind = 'lock' | 'permit' | 'multi' | 'term';
+
+export const SECTION_KINDS: readonly SectionKind[] = ['lock', 'permit', 'multi', 'term'];
+
+/** One name's lease in a multi-name section. */
+export interface MultiLeaseRecord {
+  /** Fencing token of the name's lease (`fencingTokens[name]` of the context). */
+  readonly token: number | null;
+  readonly leaseId: string | null;
+  readonly ownerId: string | null;
+  /** When this name's own lease signal fired (`leases[name].signal`), if it did by the time the section was logged. */
+  readonly lossAt: number | null;
+  readonly lossReason: string | null;
+  /** `leases[name].isHeld` when the callback began. */
+  readonly heldAtStart: boolean | null;
+  /** When each `renewed` event of this lease arrived. */
+  readonly renewals?: readonly number[];
+}
 
 /** One write of a critical section to the fencing resource. */
 export interface WriteRecord {
@@ -18,6 +46,8 @@ export interface WriteRecord {
   /** When its answer arrived. */
   readonly at: number;
   readonly token: number;
+  /** The resource name written (multi-name sections write each name; absent: the section's name). */
+  readonly name?: string;
   /** true: accepted; false: rejected as stale (a higher token was accepted before); null: no answer (error). */
   readonly accepted: boolean | null;
   /** Highest token the resource had accepted for the name when it answered. */
@@ -35,23 +65,43 @@ export interface SectionRecord {
   readonly pid: number;
   /** Loop inside the worker (workers run several loops on one lock manager). */
   readonly loop: number;
+  /** What was held (absent: a lock). */
+  readonly kind?: SectionKind;
+  /**
+   * The lock name: for a permit `<semaphore>#permit-<i>`, for a term the election's name, for a
+   * multi-name section its names joined by `+` (a label only: the checker reads `names`).
+   */
   readonly name: string;
   readonly api: AcquireApi;
-  /** When the worker asked for the lock. */
+  /** Permit sections: the semaphore's name, its permits (as the instance reported them) and the permit held. */
+  readonly semaphore?: string;
+  readonly permits?: number;
+  readonly permit?: number;
+  /** Multi-name sections: the names in the order the context gave them (canonical), and each one's lease. */
+  readonly names?: readonly string[];
+  readonly leases?: Readonly<Record<string, MultiLeaseRecord>>;
+  /**
+   * When the worker asked for the lock. For a term: when the campaign began, or when the previous
+   * term of the same campaign was revoked (the campaign waits again from there).
+   */
   readonly askedAt: number;
   /** When `acquire()` resolved (or `using()` called back, or `tryAcquire()` returned true). */
   readonly start: number;
   /** When the worker stopped working: after its last write, or when it saw the loss signal or a rejected write. */
   readonly end: number;
-  /** The waitMs the acquisition used (0 for tryAcquire). */
+  /** The waitMs the acquisition used (0 for tryAcquire; for a term, how long the campaign was to wait for one). */
   readonly waitMs: number;
   /** start - askedAt. */
   readonly waitedMs: number;
-  /** Fencing token of the lease (from the `acquired` event / `using` context), null if none was known. */
+  /** Fencing token of the lease (from the `acquired` event / `using` context), null if none was known (multi: see `leases`). */
   readonly token: number | null;
   readonly leaseId: string | null;
   readonly ownerId: string | null;
-  /** When the lease's loss signal fired, if it did by the time the section was logged (one timer tick after the release returned); null otherwise. */
+  /**
+   * When the lease's loss signal fired, if it did by the time the section was logged (one timer
+   * tick after the release returned); null otherwise. Multi: the context's signal (the first loss
+   * of any name). Terms: the term's signal, unless it aborted because the worker resigned (`stop()`).
+   */
   readonly lossAt: number | null;
   /** S3LockLostError.reason of the loss, when it fired. */
   readonly lossReason: string | null;
@@ -69,8 +119,11 @@ export interface SectionRecord {
   readonly cold?: boolean;
 }
 
-/** Outcome of one acquisition attempt. */
-export type AttemptOutcome = 'acquired' | 'timeout' | 'not-acquired' | 'store-error' | 'error';
+/**
+ * Outcome of one acquisition attempt. `lost`: a multi-name `using()` found a lease it had taken
+ * already lost before it could call back (it throws the loss, as documented).
+ */
+export type AttemptOutcome = 'acquired' | 'timeout' | 'not-acquired' | 'store-error' | 'lost' | 'error';
 
 /** One acquisition attempt, successful or not. */
 export interface AttemptRecord {
@@ -78,8 +131,20 @@ export interface AttemptRecord {
   readonly worker: number;
   readonly pid: number;
   readonly loop: number;
+  /** What was asked for (absent: a lock). Campaigns of elections are not attempts: they have no time bound. */
+  readonly kind?: SectionKind;
+  /** The lock name; a semaphore's name (permit attempts); the names joined by `+` (multi-name). */
   readonly name: string;
   readonly api: AcquireApi;
+  /** Multi-name attempts: the names, in the order asked (before the engine sorts them). */
+  readonly names?: readonly string[];
+  /** Permit attempts: the semaphore's permits (each attempt tries each permit once). */
+  readonly permits?: number;
+  /**
+   * Permit attempts that may have settled the semaphore's permits with the store first (the
+   * manager's first use of the name: a cold manager, or the worker's first permit attempts).
+   */
+  readonly settles?: boolean;
   readonly askedAt: number;
   readonly doneAt: number;
   readonly waitMs: number;
@@ -175,6 +240,10 @@ export interface RunRecord {
   readonly schedules?: readonly string[];
   /** Operator actions (force releases, record losses), in start order (absent in older runs). */
   readonly operations?: readonly OperationRecord[];
+  /** Semaphores the workers used: name -> permits (absent in older runs). */
+  readonly semaphores?: Readonly<Record<string, number>>;
+  /** Elections the workers campaigned in (absent in older runs). */
+  readonly elections?: readonly string[];
   /** The foreign keys planted under the prefix (schedule foreign-keys). */
   readonly foreign?: { readonly prefix: string; readonly names: number; readonly strayKeys: number; readonly refused?: string };
 }

@@ -16,6 +16,14 @@ export interface SummaryRow {
   readonly acquireAttempts?: number;
   readonly attemptsByOutcome?: Readonly<Record<string, number>>;
   readonly criticalSections?: number;
+  /** Critical sections by kind (lock, permit, multi, term), and per lock name (a multi-name section once per name). */
+  readonly sectionsByKind?: Readonly<Record<string, number>>;
+  readonly lockSections?: number;
+  /** Semaphores and their permits; most holders seen at once; moments over capacity that were excused. */
+  readonly semaphores?: Readonly<Record<string, number>>;
+  readonly semaphorePeakHolders?: Readonly<Record<string, number>>;
+  readonly capacityOverlapsExcused?: number;
+  readonly worstOverrunByKind?: Readonly<Record<string, number | null>>;
   readonly lossesByReason?: Readonly<Record<string, number>>;
   readonly faults?: Readonly<Record<string, number>>;
   readonly pauses?: number;
@@ -66,6 +74,12 @@ export function summaryRow(r: ProtocolRun): SummaryRow {
     acquireAttempts: s.attempts,
     attemptsByOutcome: s.attemptsByOutcome,
     criticalSections: s.sections,
+    sectionsByKind: s.sectionsByKind,
+    lockSections: s.lockSections,
+    semaphores: run.semaphores ?? {},
+    semaphorePeakHolders: s.semaphorePeakHolders,
+    capacityOverlapsExcused: s.capacityOverlapsExcused,
+    worstOverrunByKind: Object.fromEntries(Object.entries(s.worstOverrunByKind ?? {}).map(([k, v]) => [k, v === null ? null : Math.round(v)])),
     lossesByReason: s.lossesByReason,
     faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, run.faultCounts[k] ?? 0])),
     pauses: run.pauses.length,
@@ -110,6 +124,13 @@ const dist = (d: Distribution | undefined): string => (!d || d.count === 0 ? '-'
 const kv = (o: Readonly<Record<string, number>> | undefined, keys?: readonly string[]): string =>
   !o ? '-' : (keys ?? Object.keys(o)).filter((k) => (o[k] ?? 0) > 0 || keys).map((k) => `${k} ${o[k] ?? 0}`).join(', ') || '0';
 
+/** `sem 2/2` per semaphore: most holders seen at once / permits. */
+function kvPeak(r: SummaryRow): string {
+  const names = Object.keys(r.semaphores ?? {});
+  if (names.length === 0) return '-';
+  return names.map((n) => `${n} ${r.semaphorePeakHolders?.[n] ?? 0}/${r.semaphores![n]}`).join(', ');
+}
+
 /** A two-column-per-protocol table for stdout. */
 export function formatSummary(summary: Summary): string {
   const rows = summary.runs;
@@ -123,6 +144,9 @@ export function formatSummary(summary: Summary): string {
     line('acquire attempts', (r) => String(r.acquireAttempts)),
     line('  outcomes', (r) => kv(r.attemptsByOutcome)),
     line('critical sections', (r) => String(r.criticalSections)),
+    line('  by kind (lock / permit / multi-name / term)', (r) => ['lock', 'permit', 'multi', 'term'].map((k) => String(r.sectionsByKind?.[k] ?? (k === 'lock' ? r.criticalSections : 0))).join(' / ')),
+    line('  sections per lock name (multi-name: each name)', (r) => String(r.lockSections ?? r.criticalSections)),
+    line('  semaphore peak holders / permits', (r) => kvPeak(r)),
     line('  losses signalled', (r) => kv(r.lossesByReason)),
     line('faults injected', (r) => String(Object.entries(r.faults ?? {}).filter(([k]) => k !== 'latency').reduce((a, [, v]) => a + v, 0))),
     ...FAULT_KINDS.map((k) => line(`  ${k}`, (r) => String(r.faults?.[k] ?? 0))),
@@ -141,12 +165,14 @@ export function formatSummary(summary: Summary): string {
     line('token inversions, force release in flight', (r) => String(r.forcedInversionsExcused ?? 0)),
     line('token repeats/inversions, loss in a base second', (r) => String(r.sameSecondLossesExcused ?? 0)),
     line('attempts past their bound during record loss', (r) => String(r.lossOverrunsExcused ?? 0)),
+    line('semaphore over capacity, stale holder excused', (r) => String(r.capacityOverlapsExcused ?? 0)),
     line('worst loss signal after SIGCONT ms', (r) => (r.worstLossAfterResumeMs === null ? '-' : String(r.worstLossAfterResumeMs))),
     line('resumed before loss signal (sections/writes)', (r) => `${r.resumedBeforeLoss?.sections ?? 0}/${r.resumedBeforeLoss?.writes ?? 0}`),
     line('worst hand-off ms (release->next)', (r) => dist(r.handOffMs)),
     line('worst takeover ms (stop->next)', (r) => dist(r.takeoverMs)),
     line('worst acquire overrun ms (past waitMs)', (r) => (r.worstAcquireOverrunMs === null || r.worstAcquireOverrunMs === undefined ? '-' : String(r.worstAcquireOverrunMs))),
     line('slowest single attempt ms (tryAcquire, waitMs 0)', (r) => (r.worstTryAcquireMs === null || r.worstTryAcquireMs === undefined ? '-' : String(r.worstTryAcquireMs))),
+    line('worst overrun ms, permit / multi-name', (r) => ['permit', 'multi'].map((k) => (r.worstOverrunByKind?.[k] ?? null) === null ? '-' : String(r.worstOverrunByKind![k])).join(' / ')),
   ];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => (row[c] ?? '').length)));
   const out: string[] = [];

@@ -55,6 +55,17 @@ const ROOT = join(__dirname, '..');
 const READY_TIMEOUT_MS = 120_000;
 /** Clock skews given to workers 0, 1, 2, 3, 4, ... (faults on): two of every four are an hour off. */
 const SKEWS_MS = [3_600_000, -3_600_000, 0, 0];
+/** The semaphore the workers take permits of, and its permits (permit i is the lock `sem#permit-i`). */
+export const SEMAPHORE = { name: 'sem', permits: 2 } as const;
+/** The election the workers campaign in. */
+export const ELECTION = 'leader';
+/** Shares of a loop's iterations: a permit, a multi-name using(), a campaign; the rest (55 %) take a lock. */
+export const ITERATION_MIX = { permit: 0.15, multi: 0.15, term: 0.15 } as const;
+
+/** Every lock name the workers hold: the names, the semaphore's permits, the election. */
+export function lockNamesOf(names: readonly string[]): string[] {
+  return [...names, ...Array.from({ length: SEMAPHORE.permits }, (_, i) => `${SEMAPHORE.name}#permit-${i}`), ELECTION];
+}
 
 /** The engine's default request timeout for a TTL (`requestTimeoutMs`); the checker's bounds follow from it. */
 export function requestTimeoutFor(ttlMs: number): number {
@@ -190,7 +201,8 @@ export async function runProtocol(options: VerifyOptions, store: StoreHandle, pr
     requestLog: (entry) => requestLog.write(JSON.stringify(entry) + '\n'),
   });
   proxy.setEnabled(false); // not while the workers start and probe
-  const operator = new Operator({ store, bucket, prefix: 'locks/', protocol, ttlMs, names, schedules, rates, proxy, random: random.fork(), log: (m) => progress(`${protocol}: ${m}`) });
+  // the operator force-releases (and plants stray keys beside) every lock name, permits and election included
+  const operator = new Operator({ store, bucket, prefix: 'locks/', protocol, ttlMs, names: lockNamesOf(names), schedules, rates, proxy, random: random.fork(), log: (m) => progress(`${protocol}: ${m}`) });
   late.operator = operator;
   const workers: WorkerHandle[] = [];
   const pauses: PauseRecord[] = [];
@@ -219,6 +231,9 @@ export async function runProtocol(options: VerifyOptions, store: StoreHandle, pr
         logFile: join(dir, `worker-${i}.jsonl`),
         seed: Math.floor(random.next() * 2 ** 31),
         coldProbability: schedules.includes('record-loss') || schedules.includes('foreign-keys') ? rates.coldProbability : 0,
+        semaphore: SEMAPHORE,
+        election: ELECTION,
+        mix: ITERATION_MIX,
       };
       writeFileSync(config.logFile, '');
       workers.push(new WorkerHandle(i, options.faults ? SKEWS_MS[i % SKEWS_MS.length]! : 0, config));
@@ -285,6 +300,8 @@ export async function runProtocol(options: VerifyOptions, store: StoreHandle, pr
     seconds: options.seconds,
     ttlMs,
     names,
+    semaphores: { [SEMAPHORE.name]: SEMAPHORE.permits },
+    elections: [ELECTION],
     faults: options.faults,
     startedAt,
     stoppedAt,

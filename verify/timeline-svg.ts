@@ -4,7 +4,7 @@
  * write the resource rejected as stale, a red outline on sections involved in a violation, and one
  * lane per worker showing its SIGSTOP pauses. Times are seconds since the start of the run.
  */
-import type { CheckResult } from './checker';
+import { lockSections, type CheckResult } from './checker';
 import type { History, SectionRecord } from './history';
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f', '#393b79'];
@@ -55,8 +55,13 @@ export function renderTimeline(history: History, check: CheckResult | undefined,
   }
   parts.push(...axis);
 
-  for (const name of run.names) {
-    const sections = history.sections.filter((s) => s.name === name && s.end >= window.from && s.start <= window.to).sort((a, b) => a.start - b.start);
+  // one lane per lock name: the names, each semaphore's permits, the elections (a multi-name section is drawn on each of its names)
+  const judged = lockSections(history.sections);
+  const lanes = [...run.names];
+  for (const [semaphore, permits] of Object.entries(run.semaphores ?? {})) for (let i = 0; i < permits; i++) lanes.push(`${semaphore}#permit-${i}`);
+  lanes.push(...(run.elections ?? []));
+  for (const name of lanes) {
+    const sections = judged.filter((s) => s.name === name && s.end >= window.from && s.start <= window.to).sort((a, b) => a.start - b.start);
     // stack overlapping sections in rows
     const rowEnds: number[] = [];
     const placed = sections.map((s) => {
@@ -73,7 +78,7 @@ export function renderTimeline(history: History, check: CheckResult | undefined,
       const x1 = x(s.start);
       const w = Math.max(1, x(s.end) - x1);
       const top = y + 3 + row * ROW;
-      const title = `worker ${s.worker} (pid ${s.pid}) ${s.api} token ${String(s.token)}: ${rel(s.start)}..${rel(s.end)} s` + (s.lossAt !== null ? `, loss (${s.lossReason}) at ${rel(s.lossAt)} s` : '') + `, waited ${s.waitedMs.toFixed(0)} ms, ${s.writes.length} writes`;
+      const title = `worker ${s.worker} (pid ${s.pid}) ${s.api}${s.kind === 'multi' ? ` [${(s.names ?? []).join(', ')}]` : s.kind === 'term' ? ' term' : ''} token ${String(s.token)}: ${rel(s.start)}..${rel(s.end)} s` + (s.lossAt !== null ? `, loss (${s.lossReason}) at ${rel(s.lossAt)} s` : '') + `, waited ${s.waitedMs.toFixed(0)} ms, ${s.writes.length} writes`;
       const stroke = isBad(s) ? ' stroke="#d00" stroke-width="2"' : '';
       parts.push(`<rect x="${x1.toFixed(1)}" y="${top}" width="${w.toFixed(1)}" height="${ROW - 3}" fill="${colour(s.worker)}" fill-opacity="0.85"${stroke}><title>${esc(title)}</title></rect>`);
       if (s.lossAt !== null && s.lossAt >= window.from && s.lossAt <= window.to) {
