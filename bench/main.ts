@@ -7,9 +7,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
 import { startChildren, type LockChild } from './child-process';
+import { measureBeyond } from './beyond';
 import { measureCapacity, measureOverload } from './capacity';
 import { measureCpu } from './cpu';
-import { measureTelemetryCpu } from './telemetry-cpu';
+import { measureTelemetryCpu, type TelemetryCpuResult } from './telemetry-cpu';
 import { measureHandOff } from './hand-off';
 import { measureLatency } from './latency';
 import { LockColumn } from './lock-column';
@@ -19,7 +20,7 @@ import { renderReport } from './report';
 import { measureRequestCounts } from './request-counts';
 import { measureRetention } from './retention';
 import type { BenchResults, ColumnResults } from './results';
-import { firstLine, openStore } from './stores';
+import { firstLine, openStore, type BenchStore } from './stores';
 import { renderLatencyChart } from './svg-chart';
 import { measureThroughput } from './throughput';
 import { monoMs } from './timing';
@@ -75,8 +76,8 @@ async function main(): Promise<void> {
     log('CPU per cycle on the in-process in-memory store');
     const t = monoMs();
     results.cpu = await measureCpu({ cycles: options.sizes.cpuCycles, budgetMs: options.sizes.cpuBudgetMs });
-    log('CPU per cycle with OpenTelemetry off, with the no-op API, with the SDK');
-    results.telemetryCpu = await measureTelemetryCpu({ cycles: options.sizes.cpuCycles, budgetMs: options.sizes.cpuBudgetMs * 3 });
+    log('CPU per cycle without @opentelemetry/api, with telemetry off, with the no-op API, with the SDK (a process each)');
+    results.telemetryCpu = await measureTelemetryOnStores(options);
     log(`CPU ${((monoMs() - t) / 1000).toFixed(1)} s`);
   }
   if (options.sections.has('redlock')) {
@@ -146,6 +147,18 @@ async function measureColumn(column: LockColumn, options: BenchOptions): Promise
     await step('waiting', async () => {
       result.waiting = await measureWaitingCost(column, { waiterCounts: sizes.waiterCounts, settleMs: sizes.waitSettleMs, windowMs: sizes.waitWindowMs });
     });
+    await step('beyond', async () => {
+      result.beyond = await measureBeyond(column, {
+        countCycles: sizes.beyondCountCycles,
+        latencyCycles: sizes.beyondLatencyCycles,
+        budgetMs: sizes.beyondBudgetMs,
+        waiterCounts: sizes.waiterCounts,
+        settleMs: sizes.waitSettleMs,
+        windowMs: sizes.waitWindowMs,
+        electionTtlMs: sizes.electionTtlMs,
+        electionWindowMs: sizes.electionWindowMs,
+      });
+    });
     await step('throughput', async () => {
       result.throughput = await measureThroughput(column, await childrenReady(), {
         nameCounts: sizes.throughputNameCounts,
@@ -187,3 +200,21 @@ main().catch((error: unknown) => {
   log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   process.exit(1);
 });
+
+/** The OpenTelemetry CPU rows: on the in-memory store, and on each real store asked for (a bucket of its own). */
+async function measureTelemetryOnStores(options: BenchOptions): Promise<TelemetryCpuResult> {
+  const opened: BenchStore[] = [];
+  try {
+    const endpoints: Array<{ label: string; endpoint: { url: string; accessKeyId: string; secretAccessKey: string; bucket: string } }> = [];
+    for (const name of options.stores.filter((s) => s !== 'memory')) {
+      const store = await openStore(name);
+      opened.push(store);
+      if (!store.target) continue;
+      const bucket = await store.target.createBucket();
+      endpoints.push({ label: store.label, endpoint: { url: store.target.endpoint, ...store.target.credentials, bucket } });
+    }
+    return await measureTelemetryCpu({ cycles: options.sizes.telemetryCycles, rounds: options.sizes.telemetryRounds, endpoints });
+  } finally {
+    for (const store of opened) await store.target?.close();
+  }
+}

@@ -2,7 +2,7 @@
 import { BENCH_PROTOCOLS, type BenchProtocol } from './counted-manager';
 import type { BenchStoreName } from './stores';
 
-export const SECTIONS = ['counts', 'latency', 'hand-off', 'waiting', 'throughput', 'memory', 'capacity', 'cpu', 'redlock'] as const;
+export const SECTIONS = ['counts', 'latency', 'hand-off', 'waiting', 'throughput', 'memory', 'capacity', 'beyond', 'cpu', 'redlock'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -39,8 +39,21 @@ export interface BenchSizes {
   readonly overloadLocks: number;
   readonly overloadLoads: readonly number[];
   readonly overloadPhaseMs: number;
+  /**
+   * Beyond the mutex (semaphore, multi-name using(), election): counted cycles per kind, latency
+   * cycles per kind and the time budget of both; the election's TTL and its window (whole renewal
+   * periods). The semaphore's waiting cost uses the waiting sizes above.
+   */
+  readonly beyondCountCycles: number;
+  readonly beyondLatencyCycles: number;
+  readonly beyondBudgetMs: number;
+  readonly electionTtlMs: number;
+  readonly electionWindowMs: number;
   readonly cpuCycles: number;
   readonly cpuBudgetMs: number;
+  /** OpenTelemetry CPU: cycles per process, and rounds (a process per variant per round). */
+  readonly telemetryCycles: number;
+  readonly telemetryRounds: number;
   readonly redlockCycles: number;
   readonly redlockBudgetMs: number;
 }
@@ -65,8 +78,15 @@ const FULL: BenchSizes = {
   overloadLocks: 80,
   overloadLoads: [0, 2, 4, 8],
   overloadPhaseMs: 15_000,
+  beyondCountCycles: 20,
+  beyondLatencyCycles: 200,
+  beyondBudgetMs: 15_000,
+  electionTtlMs: 30_000,
+  electionWindowMs: 30_000,
   cpuCycles: 2_000,
   cpuBudgetMs: 4_000,
+  telemetryCycles: 1_000,
+  telemetryRounds: 15,
   redlockCycles: 1_000,
   redlockBudgetMs: 5_000,
 };
@@ -87,8 +107,15 @@ const QUICK: BenchSizes = {
   overloadLocks: 20,
   overloadLoads: [0, 2],
   overloadPhaseMs: 4_000,
+  beyondCountCycles: 10,
+  beyondLatencyCycles: 30,
+  beyondBudgetMs: 3_000,
+  electionTtlMs: 6_000,
+  electionWindowMs: 4_000,
   cpuCycles: 300,
   cpuBudgetMs: 1_500,
+  telemetryCycles: 200,
+  telemetryRounds: 2,
   redlockCycles: 200,
   redlockBudgetMs: 1_500,
 };

@@ -1,5 +1,6 @@
 /** The markdown report of a bench run (stdout and results.md). */
-import { formatCounts, type RequestCounts } from './request-counter';
+import { perHour } from './beyond';
+import { formatCounts, formatScaledCounts, type RequestCounts } from './request-counter';
 import type { BenchResults, ColumnResults } from './results';
 import type { Summary } from './stats';
 import { TARGETS, judge } from './targets';
@@ -73,6 +74,7 @@ export function renderReport(results: BenchResults): string {
       row(cols, 'map entries right after the names (fresh caches)', (c) => c.retention && String(Object.values(c.retention.entriesWhileFresh).reduce((a, b) => a + b, 0))),
     ]);
     renderCapacity(out, cols);
+    renderBeyond(out, cols);
     section(out, 'Targets', cols, TARGETS.map((t, i) => row(cols, t, (c) => verdict(c, i))));
   }
   renderContext(out, results);
@@ -126,6 +128,71 @@ function renderCapacity(out: string[], cols: readonly ColumnResults[]): void {
   );
 }
 
+/** Semaphore, multi-name using() and election (`--only beyond`). */
+function renderBeyond(out: string[], cols: readonly ColumnResults[]): void {
+  const first = cols.find((c) => c.beyond)?.beyond;
+  if (!first) return;
+  const mean = (cost: { cycles: number; counts: RequestCounts }): string => formatScaledCounts(cost.counts, 1 / cost.cycles);
+  section(out, `Semaphore (${first.semaphorePermits} permits) and \`using()\` on ${first.multiNames} names, uncontended: S3 requests per acquire + release`, cols, [
+    row(cols, 'lock, warm (for comparison): mean per cycle', (c) => c.beyond && mean(c.beyond.cycles.lock), true),
+    row(cols, 'semaphore, warm: mean per cycle', (c) => c.beyond && mean(c.beyond.cycles.semaphore)),
+    row(cols, `\`using([${Array.from({ length: first.multiNames }, (_, i) => String.fromCharCode(97 + i)).join(', ')}], fn)\`, warm: mean per cycle`, (c) => c.beyond && mean(c.beyond.cycles.multi)),
+    row(cols, 'warm cycles counted (each kind)', (c) => c.beyond && [c.beyond.cycles.lock, c.beyond.cycles.semaphore, c.beyond.cycles.multi].map((k) => k.cycles).join(' / ')),
+    row(cols, 'lock, first use of a new name (for comparison)', (c) => counts(c.beyond?.lockFirstUse)),
+    row(cols, 'semaphore, first use of a new name (declares the permits)', (c) => counts(c.beyond?.semaphoreFirstUse)),
+    row(cols, 'lock, first use by another manager (no view; for comparison)', (c) => counts(c.beyond?.lockOtherManager)),
+    row(cols, 'semaphore, first use by another manager (declared; no view)', (c) => counts(c.beyond?.semaphoreOtherManager)),
+  ]);
+  section(out, 'Semaphore and multi-name `using()`, warm and uncontended: latency (ms), the kinds taking turns', cols, [
+    row(cols, 'lock acquire + release: median / p99', (c) => c.beyond && medP99(c.beyond.latency.lock)),
+    row(cols, 'semaphore acquire + release: median / p99', (c) => c.beyond && medP99(c.beyond.latency.semaphore)),
+    row(cols, `\`using()\` on ${first.multiNames} names: median / p99`, (c) => c.beyond && medP99(c.beyond.latency.multi)),
+    row(cols, 'cycles (each kind)', (c) => c.beyond && String(c.beyond.latency.lock.n)),
+  ]);
+  const w = first.semaphoreWaiting;
+  const waiterCounts = [...new Set(cols.flatMap((c) => c.beyond?.semaphoreWaiting.rows.map((r) => r.waiters) ?? []))];
+  section(
+    out,
+    `Semaphore waiting cost (${w.permits} permits, all held by another process): S3 requests per second of one waiting process (${(w.windowMs / 1000).toFixed(1)} s after ${(w.settleMs / 1000).toFixed(1)} s)`,
+    cols,
+    waiterCounts.flatMap((n) => {
+      const waiters = `${n} waiter${n === 1 ? '' : 's'}`;
+      const sem = (c: ColumnResults) => c.beyond?.semaphoreWaiting.rows.find((r) => r.waiters === n);
+      return [
+        row(cols, `semaphore, ${waiters} in it: req/s (requests in the window)`, (c) => {
+          const r = sem(c);
+          return r && `${num(r.perSecond)} (${r.requests})${r.acquired > 0 ? `, **${r.acquired} acquired**` : ''}`;
+        }),
+        row(cols, `… permit tries/s (rounds/s per waiter); requests per try`, (c) => {
+          const r = sem(c);
+          return r && `${num(r.attemptsPerSecond)} (${num(r.attemptsPerSecond / w.permits / n)}); ${r.attempts > 0 ? formatScaledCounts(r.counts, 1 / r.attempts) : '–'}`;
+        }),
+        row(cols, `lock, ${waiters} in it, at the same time: req/s (requests)`, (c) => {
+          const r = c.beyond?.lockWaiting.requestsPerSecond.find((x) => x.waiters === n);
+          return r && `${num(r.perSecond)} (${r.requests})`;
+        }),
+      ];
+    }),
+  );
+  const e = first.election;
+  const periods = Math.round(e.windowMs / (e.ttlMs / 3));
+  section(
+    out,
+    `Election steady state (TTL ${e.ttlMs / 1000} s): S3 requests per hour, extrapolated from a ${(e.windowMs / 1000).toFixed(0)} s window (${periods} renewal period${periods === 1 ? '' : 's'})`,
+    cols,
+    [
+      row(cols, 'leader: per hour (requests in the window; renewals)', (c) => {
+        const x = c.beyond?.election;
+        return x && `${formatScaledCounts(perHour(x.leader, x.windowMs), 1, 0)} (${x.leader.total}; ${x.renewals})`;
+      }),
+      row(cols, 'one follower: per hour (requests in the window)', (c) => {
+        const x = c.beyond?.election;
+        return x && `${formatScaledCounts(perHour(x.follower, x.windowMs), 1, 0)} (${x.follower.total})`;
+      }),
+    ],
+  );
+}
+
 function renderContext(out: string[], results: BenchResults): void {
   const rows: Row[] = [];
   for (const c of results.cpu ?? []) {
@@ -137,12 +204,22 @@ function renderContext(out: string[], results: BenchResults): void {
   }
   const t = results.telemetryCpu;
   if (t) {
-    const vs = (us: number): string => `${us.toFixed(0)} µs (${us >= t.offUs ? '+' : ''}${(((us - t.offUs) / t.offUs) * 100).toFixed(1)}% vs off)`;
-    rows.push(['create-only, OpenTelemetry off (as without `@opentelemetry/api`)', `${t.offUs.toFixed(0)} µs`, '', '']);
-    rows.push(['create-only, `@opentelemetry/api` with no provider (no-op)', vs(t.noopApiUs), '', '']);
-    rows.push(['create-only, OpenTelemetry SDK (metrics, every span sampled and batch-exported)', vs(t.sdkUs), '', '']);
-    const share = (us: number): string => `${us.toFixed(1)} µs (${((us / t.offUs) * 100).toFixed(2)}% of a cycle)`;
-    rows.push(["the telemetry calls of one cycle, alone: no-op API / SDK", `${share(t.callsNoopUs)} / ${share(t.callsSdkUs)}`, '', '']);
+    for (const store of t.stores) {
+      const m = store.medianUs;
+      const q = store.ratioToAbsent;
+      const where = store.label === 'memory' ? 'in-memory store, in-process' : `${store.label}, this client's CPU`;
+      const pct = (ratio: number): string => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)}%`;
+      const vs = (v: keyof typeof m): string => `${m[v].toFixed(0)} µs (${pct(q[v])} per round)`;
+      const spread = (v: keyof typeof m): string => `${Math.min(...store.samplesUs[v]).toFixed(0)}–${Math.max(...store.samplesUs[v]).toFixed(0)} µs over ${store.rounds} processes`;
+      rows.push([`create-only (${where}), without \`@opentelemetry/api\``, `${m.absent.toFixed(0)} µs`, spread('absent'), '']);
+      rows.push([`create-only (${where}), telemetry \`enabled: false\``, vs('off'), spread('off'), '']);
+      rows.push([`create-only (${where}), \`@opentelemetry/api\` with no provider (no-op)`, vs('noop'), spread('noop'), '']);
+      rows.push([`create-only (${where}), the application runs the SDK (context manager, providers), lock telemetry \`enabled: false\``, vs('sdk-off'), spread('sdk-off'), '']);
+      rows.push([`create-only (${where}), the SDK and lock telemetry (metrics, every span sampled and batch-exported)`, `${vs('sdk')}; ${pct(store.sdkOverSdkOff)} over the SDK without lock telemetry`, spread('sdk'), '']);
+    }
+    const base = t.stores[0]!.medianUs.absent;
+    const share = (us: number): string => `${us.toFixed(1)} µs (${((us / base) * 100).toFixed(2)}% of an in-memory cycle)`;
+    rows.push(['the telemetry calls of one cycle, alone: no-op API / SDK', `${share(t.callsNoopUs)} / ${share(t.callsSdkUs)}`, '', '']);
   }
   const r = results.redlock;
   if (r) {

@@ -132,3 +132,13 @@ export function formatCounts(counts: RequestCounts): string {
   const parts = REQUEST_TYPES.filter((t) => counts[t] > 0).map((t) => (counts[t] === 1 ? t : `${counts[t]} ${t}`));
   return parts.length === 0 ? '0' : `${counts.total} = ${parts.join(' + ')}`;
 }
+
+/** `counts` scaled by `factor` (a mean per cycle, a rate per hour), formatted like {@link formatCounts}: `2.05 = 2 PUT + 0.05 DELETE`. */
+export function formatScaledCounts(counts: RequestCounts, factor: number, digits = 2): string {
+  const show = (x: number): string => {
+    const v = x * factor;
+    return Number.isInteger(v) ? String(v) : Math.abs(v - Math.round(v)) < 0.5 * 10 ** -digits ? String(Math.round(v)) : v.toFixed(digits);
+  };
+  const parts = REQUEST_TYPES.filter((t) => counts[t] > 0).map((t) => (show(counts[t]) === '1' ? t : `${show(counts[t])} ${t}`));
+  return parts.length === 0 ? '0' : `${show(counts.total)} = ${parts.join(' + ')}`;
+}

@@ -1,4 +1,5 @@
 /** Everything one bench run measured (written as results.json). */
+import type { BeyondResults } from './beyond';
 import type { CapacityResult } from './capacity';
 import type { CpuResult } from './cpu';
 import type { TelemetryCpuResult } from './telemetry-cpu';
@@ -25,6 +26,7 @@ export interface ColumnResults {
   throughput?: ThroughputRun[];
   retention?: RetentionResult;
   capacity?: CapacityResult;
+  beyond?: BeyondResults;
   /** Sections that failed, with the error. */
   readonly failures: Record<string, string>;
   /** storeError events the column's managers reported (0 expected). */

@@ -58,7 +58,7 @@ async function startWaiting(column: LockColumn, waiters: number, options: Waitin
  * Rate of requests sent at `times` (ms): from the mean gap between the first and the last one, which
  * is not quantised to whole requests per window as a plain count is; the count when there are too few.
  */
-function perSecond(times: readonly number[], windowMs: number): number {
+export function perSecond(times: readonly number[], windowMs: number): number {
   if (times.length < 3) return times.length / (windowMs / 1000);
   return ((times.length - 1) / (times[times.length - 1]! - times[0]!)) * 1000;
 }
