@@ -2,9 +2,10 @@
  * One column of the report: a store and a protocol ('create-only' on a plain bucket, 'versioned'
  * on a versioned bucket), with a bucket of its own and a factory of counted lock managers.
  */
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import type { S3LockManagerOptions } from '../src/core/lock-options';
+import { endpointClient } from '../test/support/endpoint-client';
 import { newCountedManager, type BenchProtocol, type CountedManager } from './counted-manager';
 import { firstLine, type BenchStore } from './stores';
 
@@ -19,14 +20,7 @@ export interface ColumnConfig {
 
 /** The S3 client a child process makes for a column's store (path-style, checksums only when required). */
 export function columnClient(config: Pick<ColumnConfig, 'endpoint' | 'accessKeyId' | 'secretAccessKey'>): S3Client {
-  return new S3Client({
-    endpoint: config.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  return endpointClient(config);
 }
 
 export class LockColumn {

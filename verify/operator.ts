@@ -10,7 +10,8 @@
  *  - foreign keys    another lock manager whose prefix is nested under the first lock's key prefix
  *                    (`<prefix><name>/`) holds many names, and stray keys lie under every lock
  */
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { endpointClient } from '../test/support/endpoint-client';
 import { S3LockManager } from '../src';
 import type { ClaimInfo, FaultProxy } from './fault-proxy';
 import type { OperationRecord } from './history';
@@ -54,14 +55,7 @@ export class Operator {
 
   constructor(private readonly options: OperatorOptions) {
     const { store } = options;
-    this.client = new S3Client({
-      endpoint: store.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    this.client = endpointClient(store);
     this.manager = new S3LockManager({ client: this.client, bucket: options.bucket, prefix: options.prefix, protocol: options.protocol, ttlMs: options.ttlMs });
   }
 

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { S3Client } from '@aws-sdk/client-s3';
+import { endpointClient } from '../test/support/endpoint-client';
 import { S3LockManager } from '../src';
 import { defaultRequestTimeoutMs } from '../src/core/lock-options';
 import { checkHistory, loadHistory, type CheckResult } from './checker';
@@ -155,14 +155,7 @@ class WorkerHandle {
 
 /** Probes the protocol once, directly on the store: a refusal means the run is skipped, not failed by every worker. */
 async function preflight(store: StoreHandle, bucket: string, protocol: ProtocolName): Promise<string | undefined> {
-  const client = new S3Client({
-    endpoint: store.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const client = endpointClient(store);
   const manager = new S3LockManager({ client, bucket, prefix: 'verify-preflight/', protocol });
   try {
     await manager.probe();

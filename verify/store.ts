@@ -18,6 +18,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { endpointClient } from '../test/support/endpoint-client';
 
 export interface StoreHandle {
   /** memory | rgw | moto | url */
@@ -106,14 +107,7 @@ class S3Store implements StoreHandle {
     private readonly keys: { accessKeyId: string; secretAccessKey: string },
     private readonly child: ChildProcess | undefined,
   ) {
-    this.admin = new S3Client({
-      endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { ...keys },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    this.admin = endpointClient({ endpoint, ...keys });
   }
 
   get accessKeyId(): string {

@@ -18,7 +18,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createInterface } from 'node:readline';
-import { S3Client } from '@aws-sdk/client-s3';
+import { endpointClient } from '../test/support/endpoint-client';
 import { S3LockManager, type S3Lock, type S3LockContext, type S3MultiLockContext, type S3Semaphore } from '../src';
 import type { AcquireApi, AttemptOutcome, AttemptRecord, MultiLeaseRecord, SectionKind, SectionRecord, WorkerLogRecord, WriteRecord } from './history';
 import { Random, monoMs } from './random';
@@ -247,13 +247,7 @@ function pickKind(): SectionKind {
 }
 
 async function main(): Promise<void> {
-  const client = new S3Client({
-    endpoint: config.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
+  const client = endpointClient(config, {
     // one request per connection, so that the fault proxy acts on each request
     requestHandler: { httpAgent: new Agent({ keepAlive: false }) },
     // tells the fault proxy which worker sent a request

@@ -79,7 +79,8 @@ export class LeaderElection implements S3Election {
     private readonly options: S3ElectionOptions,
   ) {
     this.name = parts.lock.name;
-    this.campaign = this.run();
+    // run() handles its own failures; whatever still escapes is reported, never left unhandled
+    this.campaign = this.run().catch((error: unknown) => this.parts.report('campaign', asError(error)));
   }
 
   get isLeader(): boolean {

@@ -27,6 +27,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { InMemoryS3, startInMemoryS3Server } from '../../src/testing';
+import { endpointClient } from './endpoint-client';
 
 export type StoreTargetName = 'memory' | 'rgw' | 'moto';
 
@@ -121,15 +122,7 @@ class Target implements StoreTarget {
 
   createClient(extra: Partial<S3ClientConfig> = {}): S3Client {
     if (this.closed) throw new Error(`store target ${this.name} is closed`);
-    const client = new S3Client({
-      endpoint: this.endpoint,
-      region: STORE_REGION,
-      forcePathStyle: true,
-      credentials: { ...this.credentials },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      ...extra,
-    });
+    const client = endpointClient({ endpoint: this.endpoint, ...this.credentials }, { region: STORE_REGION, ...extra });
     this.clients.add(client);
     return client;
   }

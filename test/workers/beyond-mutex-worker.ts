@@ -12,7 +12,7 @@
  *   elect          campaign on `name` until SIGTERM (which calls election.stop(), then exits 0); log each term
  */
 import { appendFileSync } from 'node:fs';
-import { S3Client } from '@aws-sdk/client-s3';
+import { endpointClient } from '../support/endpoint-client';
 import { S3LockManager, type S3LockProtocolName } from '../../src';
 
 interface WorkerConfig {
@@ -50,14 +50,7 @@ const holdFor = (): Promise<void> => {
   return sleep(lo + Math.random() * (hi - lo));
 };
 
-const client = new S3Client({
-  endpoint: config.endpoint,
-  region: 'us-east-1',
-  forcePathStyle: true,
-  credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  responseChecksumValidation: 'WHEN_REQUIRED',
-});
+const client = endpointClient(config);
 const manager = new S3LockManager({ client, bucket: config.bucket, protocol: config.protocol, ttlMs: config.ttlMs, waitMs: config.waitMs ?? 30_000 });
 manager.on('storeError', (e) => say({ event: 'storeError', operation: e.operation, message: e.error.message }));
 

@@ -4,7 +4,7 @@
  * with times from the machine-wide monotonic clock (process.hrtime).
  */
 import { appendFileSync } from 'node:fs';
-import { S3Client } from '@aws-sdk/client-s3';
+import { endpointClient } from '../support/endpoint-client';
 import { S3LockManager, type S3LockProtocolName } from '../../src';
 
 interface WorkerConfig {
@@ -35,14 +35,7 @@ function monoMs(): number {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  const client = new S3Client({
-    endpoint: config.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const client = endpointClient(config);
   const manager = new S3LockManager({ client, bucket: config.bucket, protocol: config.protocol, ttlMs: config.ttlMs, waitMs: config.waitForever ? Infinity : (config.waitMs ?? 120_000) });
   manager.on('storeError', (e) => say({ event: 'storeError', operation: e.operation, message: e.error.message }));
   switch (config.mode) {
